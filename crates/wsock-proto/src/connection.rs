@@ -1,0 +1,484 @@
+//! The connection after the handshake: frames in, events out; messages in, bytes out.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::close::{CloseFrame, MAX_REASON_LEN};
+use crate::error::{LocalError, ProtocolError};
+use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::limits::Limits;
+use crate::mask::{apply_mask, MaskKeys};
+use crate::message::{Message, Utf8Bytes};
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection this is; it decides masking and who closes TCP first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Masks what it sends; expects unmasked frames.
+    Client,
+    /// Expects masked frames; closes the TCP connection first.
+    Server,
+}
+
+/// Where the closing handshake stands.
+///
+/// | from | event | to |
+/// |---|---|---|
+/// | `Open` | we send close | `CloseSent` |
+/// | `Open` | peer's close arrives (we answer it) | `Closed` |
+/// | `CloseSent` | peer's close arrives | `Closed` |
+/// | `Open`, `CloseSent` | peer breaks the protocol (we send close if we still may) | `Closed` |
+/// | any | transport EOF | `Closed` |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's; received messages still arrive.
+    CloseSent,
+    /// Nothing more is sent or received; the transport can be closed.
+    Closed,
+}
+
+/// What the peer sent, as [`Connection::next_event`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A whole text or binary message.
+    Message(Message),
+    /// A ping; the pong is already queued.
+    Ping(Bytes),
+    /// A pong.
+    Pong(Bytes),
+    /// The peer's close frame; our answer (if one was due) is already queued.
+    Close(Option<CloseFrame>),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingFrame {
+    header: FrameHeader,
+    header_len: usize,
+    /// Payload bytes already unmasked and, for text, validated.
+    checked: usize,
+    is_text: bool,
+}
+
+#[derive(Debug)]
+struct PartialMessage {
+    is_text: bool,
+    payload: BytesMut,
+    frames: usize,
+}
+
+/// A WebSocket connection after the opening handshake, with no I/O.
+///
+/// Feed received bytes with [`receive_data`](Self::receive_data) (or read straight into
+/// [`input_buffer`](Self::input_buffer)), then call [`next_event`](Self::next_event)
+/// until it returns `Ok(None)`. Sending only queues bytes: write out
+/// [`pending_output`](Self::pending_output) and [`consume_output`](Self::consume_output)
+/// what was written. Pings are answered and close frames echoed automatically.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    state: State,
+    limits: Limits,
+    input: BytesMut,
+    output: BytesMut,
+    keys: Option<MaskKeys>,
+    pending: Option<PendingFrame>,
+    partial: Option<PartialMessage>,
+    utf8: Utf8Validator,
+    failure: Option<ProtocolError>,
+    peer_close: Option<Option<CloseFrame>>,
+    eof: bool,
+}
+
+impl Connection {
+    /// A connection with the default [`Limits`].
+    pub fn new(role: Role) -> Self {
+        Self::with_limits(role, Limits::default())
+    }
+
+    /// A connection with the given limits.
+    pub fn with_limits(role: Role, limits: Limits) -> Self {
+        Self {
+            role,
+            state: State::Open,
+            limits,
+            input: BytesMut::new(),
+            output: BytesMut::new(),
+            keys: (role == Role::Client).then(MaskKeys::new),
+            pending: None,
+            partial: None,
+            utf8: Utf8Validator::default(),
+            failure: None,
+            peer_close: None,
+            eof: false,
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The peer's close frame, once it arrived: `Some(None)` for a close without code.
+    pub fn peer_close(&self) -> Option<&Option<CloseFrame>> {
+        self.peer_close.as_ref()
+    }
+
+    /// The protocol error that failed the connection, if one did.
+    pub fn failure(&self) -> Option<&ProtocolError> {
+        self.failure.as_ref()
+    }
+
+    /// Whether the transport ended before the closing handshake completed (code 1006).
+    pub fn closed_abnormally(&self) -> bool {
+        self.eof && self.peer_close.is_none() && self.failure.is_none()
+    }
+
+    /// Whether this end should now close the transport once its output is written.
+    /// The server closes TCP first (RFC 6455 section 7.1.1); the client waits for it,
+    /// unless the connection failed.
+    pub fn should_close_transport(&self) -> bool {
+        self.state == State::Closed
+            && (self.role == Role::Server || self.failure.is_some() || self.eof)
+    }
+
+    /// Appends received bytes.
+    pub fn receive_data(&mut self, data: &[u8]) {
+        if self.state != State::Closed {
+            self.input.extend_from_slice(data);
+        }
+    }
+
+    /// The receive buffer, for reading from a socket into it without a copy.
+    pub fn input_buffer(&mut self) -> &mut BytesMut {
+        &mut self.input
+    }
+
+    /// Bytes received but not yet turned into events.
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Records that the transport reached EOF. Afterwards the connection is closed; see
+    /// [`closed_abnormally`](Self::closed_abnormally).
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+        self.state = State::Closed;
+        self.input.clear();
+    }
+
+    /// Bytes queued for the peer.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.output
+    }
+
+    /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written.
+    pub fn consume_output(&mut self, n: usize) {
+        self.output.advance(n);
+    }
+
+    /// Takes all queued output at once.
+    pub fn take_output(&mut self) -> BytesMut {
+        self.output.split()
+    }
+
+    /// The next event from buffered input, `Ok(None)` when more input is needed (or the
+    /// connection is closed). On `Err` the connection has failed: a close frame with the
+    /// error's code is queued, and no further events follow.
+    pub fn next_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        if self.state == State::Closed {
+            return Ok(None);
+        }
+        match self.parse_next() {
+            Ok(event) => Ok(event),
+            Err(error) => {
+                self.fail(error.clone());
+                Err(error)
+            }
+        }
+    }
+
+    fn parse_next(&mut self) -> Result<Option<Event>, ProtocolError> {
+        loop {
+            let mut pending = match self.pending {
+                Some(pending) => pending,
+                None => {
+                    let Some((header, header_len)) = FrameHeader::decode(&self.input)? else {
+                        return Ok(None);
+                    };
+                    self.check_header(&header)?;
+                    let is_text = match header.opcode {
+                        OpCode::Text => true,
+                        OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.is_text),
+                        _ => false,
+                    };
+                    PendingFrame {
+                        header,
+                        header_len,
+                        checked: 0,
+                        is_text,
+                    }
+                }
+            };
+            // check_header bounded the length by max_frame_size, a usize.
+            let payload_len = pending.header.payload_len as usize;
+            let available = self.input.len() - pending.header_len;
+            if available < payload_len {
+                if pending.is_text && available > pending.checked {
+                    // Validate text as it arrives so that invalid UTF-8 fails at once,
+                    // not after the rest of a large frame.
+                    let range = pending.header_len + pending.checked..self.input.len();
+                    if let Some(key) = pending.header.mask {
+                        apply_mask(&mut self.input[range.clone()], key, pending.checked);
+                    }
+                    self.utf8
+                        .feed(&self.input[range])
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    pending.checked = available;
+                }
+                self.pending = Some(pending);
+                self.input.reserve(payload_len - available);
+                return Ok(None);
+            }
+            self.pending = None;
+            let mut payload = self.input.split_to(pending.header_len + payload_len);
+            payload.advance(pending.header_len);
+            if let Some(key) = pending.header.mask {
+                apply_mask(&mut payload[pending.checked..], key, pending.checked);
+            }
+            if pending.is_text {
+                self.utf8
+                    .feed(&payload[pending.checked..])
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            if let Some(event) = self.handle_frame(pending.header, payload)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    fn check_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        if header.rsv != 0 {
+            return Err(ProtocolError::ReservedBits(header.rsv));
+        }
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if header.opcode.is_control() {
+            return Ok(());
+        }
+        match (header.opcode, &self.partial) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation)
+            }
+            (OpCode::Continuation, Some(partial))
+                if partial.frames >= self.limits.max_fragments =>
+            {
+                return Err(ProtocolError::TooManyFragments {
+                    limit: self.limits.max_fragments,
+                })
+            }
+            _ => {}
+        }
+        if header.payload_len > self.limits.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                size: header.payload_len,
+                limit: self.limits.max_frame_size,
+            });
+        }
+        let so_far = self.partial.as_ref().map_or(0, |p| p.payload.len() as u64);
+        if so_far + header.payload_len > self.limits.max_message_size as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                limit: self.limits.max_message_size,
+            });
+        }
+        Ok(())
+    }
+
+    fn handle_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: BytesMut,
+    ) -> Result<Option<Event>, ProtocolError> {
+        match header.opcode {
+            OpCode::Text | OpCode::Binary if header.fin => {
+                let is_text = header.opcode == OpCode::Text;
+                Ok(Some(self.finish_message(is_text, payload)?))
+            }
+            OpCode::Text | OpCode::Binary => {
+                self.partial = Some(PartialMessage {
+                    is_text: header.opcode == OpCode::Text,
+                    payload,
+                    frames: 1,
+                });
+                Ok(None)
+            }
+            OpCode::Continuation => {
+                // check_header guarantees a partial message exists.
+                let Some(partial) = self.partial.as_mut() else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                partial.payload.extend_from_slice(&payload);
+                partial.frames += 1;
+                if !header.fin {
+                    return Ok(None);
+                }
+                let partial = self.partial.take().expect("checked just above");
+                Ok(Some(self.finish_message(partial.is_text, partial.payload)?))
+            }
+            OpCode::Ping => {
+                if self.state == State::Open {
+                    self.queue_frame(OpCode::Pong, true, &payload);
+                }
+                Ok(Some(Event::Ping(payload.freeze())))
+            }
+            OpCode::Pong => Ok(Some(Event::Pong(payload.freeze()))),
+            OpCode::Close => {
+                let frame = CloseFrame::parse(&payload)?;
+                if self.state == State::Open {
+                    // Echo the peer's code, as RFC 6455 section 5.5.1 suggests.
+                    self.queue_frame(OpCode::Close, true, &payload);
+                }
+                self.state = State::Closed;
+                self.input.clear();
+                self.peer_close = Some(frame.clone());
+                Ok(Some(Event::Close(frame)))
+            }
+        }
+    }
+
+    fn finish_message(&mut self, is_text: bool, payload: BytesMut) -> Result<Event, ProtocolError> {
+        let payload = payload.freeze();
+        let message = if is_text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        };
+        Ok(Event::Message(message))
+    }
+
+    /// Fails the connection: queues a close frame with the error's code when one may
+    /// still be sent, and stops reading.
+    fn fail(&mut self, error: ProtocolError) {
+        if self.state == State::Open {
+            let reason = truncate_to_char_boundary(&error.to_string(), MAX_REASON_LEN).to_owned();
+            let frame = CloseFrame::new(error.close_code(), reason);
+            self.queue_frame(OpCode::Close, true, &frame.to_payload());
+        }
+        self.state = State::Closed;
+        self.failure = Some(error);
+        self.input.clear();
+        self.pending = None;
+        self.partial = None;
+        self.utf8.reset();
+    }
+
+    fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
+        let mask = self.keys.as_mut().map(MaskKeys::next_key);
+        encode_frame(&mut self.output, opcode, fin, 0, mask, payload);
+    }
+
+    fn ensure_can_send(&self) -> Result<(), LocalError> {
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(LocalError::ConnectionClosed)
+        }
+    }
+
+    /// Queues a text message as one frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), LocalError> {
+        self.send_frame(OpCode::Text, true, text.as_bytes())
+    }
+
+    /// Queues a binary message as one frame.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), LocalError> {
+        self.send_frame(OpCode::Binary, true, data)
+    }
+
+    /// Queues a ping; `payload` is at most 125 bytes.
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), LocalError> {
+        self.send_frame(OpCode::Ping, true, payload)
+    }
+
+    /// Queues a pong; `payload` is at most 125 bytes.
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), LocalError> {
+        self.send_frame(OpCode::Pong, true, payload)
+    }
+
+    /// Starts the closing handshake: queues a close frame and stops sending.
+    pub fn send_close(&mut self, frame: Option<CloseFrame>) -> Result<(), LocalError> {
+        self.ensure_can_send()?;
+        let payload = match &frame {
+            Some(frame) => {
+                frame.validate_for_sending()?;
+                frame.to_payload()
+            }
+            None => Bytes::new(),
+        };
+        self.queue_frame(OpCode::Close, true, &payload);
+        self.state = State::CloseSent;
+        Ok(())
+    }
+
+    /// Queues any [`Message`].
+    pub fn send(&mut self, message: &Message) -> Result<(), LocalError> {
+        match message {
+            Message::Text(text) => self.send_text(text),
+            Message::Binary(data) => self.send_binary(data),
+            Message::Ping(data) => self.send_ping(data),
+            Message::Pong(data) => self.send_pong(data),
+            Message::Close(frame) => self.send_close(frame.clone()),
+        }
+    }
+
+    /// Queues one frame, for sending a message in fragments: a `Text` or `Binary` frame
+    /// without `fin`, then `Continuation` frames, the last with `fin`. The caller keeps
+    /// that order; control frames may go in between.
+    pub fn send_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<(), LocalError> {
+        self.ensure_can_send()?;
+        if opcode == OpCode::Close {
+            let frame = CloseFrame::parse(payload).map_err(|_| LocalError::InvalidCloseCode(0))?;
+            return self.send_close(frame);
+        }
+        if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(LocalError::ControlPayloadTooLong(payload.len()));
+        }
+        self.queue_frame(opcode, fin, payload);
+        Ok(())
+    }
+}
+
+fn truncate_to_char_boundary(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

@@ -1,0 +1,644 @@
+//! Byte-level tests of the connection, one module per behaviour, no sockets.
+
+use super::*;
+use crate::close::CloseCode;
+
+const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
+
+/// A frame as a client would send it: masked. `first` is the whole first byte.
+fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+    raw(first, payload, Some(KEY))
+}
+
+/// A frame as a server would send it: unmasked.
+fn unmasked(first: u8, payload: &[u8]) -> Vec<u8> {
+    raw(first, payload, None)
+}
+
+fn raw(first: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    let opcode = OpCode::from_bits(first & 0x0f).unwrap_or(OpCode::Binary);
+    encode_frame(
+        &mut out,
+        opcode,
+        first & 0x80 != 0,
+        (first >> 4) & 7,
+        mask,
+        payload,
+    );
+    out[0] = first;
+    out.to_vec()
+}
+
+fn server() -> Connection {
+    Connection::new(Role::Server)
+}
+
+fn client() -> Connection {
+    Connection::new(Role::Client)
+}
+
+/// Every frame the connection queued, unmasked: (first byte, payload, was masked).
+fn sent(conn: &mut Connection) -> Vec<(u8, Vec<u8>, bool)> {
+    let mut out = conn.take_output();
+    let mut frames = Vec::new();
+    while !out.is_empty() {
+        let (header, len) = FrameHeader::decode(&out).unwrap().unwrap();
+        let mut frame = out.split_to(len + header.payload_len as usize);
+        frame.advance(len);
+        if let Some(key) = header.mask {
+            apply_mask(&mut frame, key, 0);
+        }
+        let first = (u8::from(header.fin) << 7) | header.opcode.bits();
+        frames.push((first, frame.to_vec(), header.mask.is_some()));
+    }
+    frames
+}
+
+fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut p = code.to_be_bytes().to_vec();
+    p.extend_from_slice(reason.as_bytes());
+    p
+}
+
+/// Feeds `bytes` and returns the error the connection fails with, checking that the
+/// close frame it queued carries the same code.
+fn failure_of(mut conn: Connection, bytes: &[u8]) -> ProtocolError {
+    conn.receive_data(bytes);
+    let err = loop {
+        match conn.next_event() {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("no failure for {bytes:x?}"),
+            Err(e) => break e,
+        }
+    };
+    let frames = sent(&mut conn);
+    let close = frames
+        .iter()
+        .find(|f| f.0 == 0x88)
+        .expect("a close frame was queued");
+    assert_eq!(
+        u16::from_be_bytes([close.1[0], close.1[1]]),
+        err.close_code().0
+    );
+    assert_eq!(conn.state(), State::Closed);
+    assert!(conn.should_close_transport());
+    err
+}
+
+mod messages {
+    use super::*;
+
+    #[test]
+    fn text_and_binary_arrive_whole() {
+        let mut s = server();
+        s.receive_data(&masked(0x81, b"Hello"));
+        s.receive_data(&masked(0x82, &[0, 1, 2]));
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::text("Hello")))
+        );
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::binary(vec![0, 1, 2])))
+        );
+        assert_eq!(s.next_event().unwrap(), None);
+    }
+
+    #[test]
+    fn a_frame_split_at_every_byte_still_arrives() {
+        let wire = masked(0x81, "héllo wörld".as_bytes());
+        let mut s = server();
+        for (i, byte) in wire.iter().enumerate() {
+            s.receive_data(&[*byte]);
+            let event = s.next_event().unwrap();
+            if i + 1 < wire.len() {
+                assert_eq!(event, None, "byte {i}");
+            } else {
+                assert_eq!(event, Some(Event::Message(Message::text("héllo wörld"))));
+            }
+        }
+    }
+
+    #[test]
+    fn all_length_forms_are_received() {
+        for len in [0usize, 125, 126, 65535, 65536, 1 << 20] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut c = client();
+            c.receive_data(&unmasked(0x82, &payload));
+            assert_eq!(
+                c.next_event().unwrap(),
+                Some(Event::Message(Message::binary(payload)))
+            );
+        }
+    }
+}
+
+mod masking {
+    use super::*;
+
+    #[test]
+    fn client_masks_every_frame_with_a_fresh_key() {
+        let mut c = client();
+        c.send_text("a").unwrap();
+        c.send_text("a").unwrap();
+        let out = c.take_output();
+        let (h1, n1) = FrameHeader::decode(&out).unwrap().unwrap();
+        let (h2, _) = FrameHeader::decode(&out[n1 + 1..]).unwrap().unwrap();
+        assert!(h1.mask.is_some() && h2.mask.is_some());
+        assert_ne!(h1.mask, h2.mask);
+    }
+
+    #[test]
+    fn server_never_masks() {
+        let mut s = server();
+        s.send_binary(b"xyz").unwrap();
+        assert_eq!(sent(&mut s), vec![(0x82, b"xyz".to_vec(), false)]);
+    }
+
+    #[test]
+    fn server_rejects_unmasked_frames() {
+        assert_eq!(
+            failure_of(server(), &unmasked(0x81, b"hi")),
+            ProtocolError::UnmaskedFrame
+        );
+    }
+
+    #[test]
+    fn client_rejects_masked_frames() {
+        assert_eq!(
+            failure_of(client(), &masked(0x81, b"hi")),
+            ProtocolError::MaskedFrame
+        );
+    }
+}
+
+mod framing_errors {
+    use super::*;
+
+    #[test]
+    fn rsv_bits_without_extension_are_1002() {
+        for first in [0xC1u8, 0xA1, 0x91] {
+            let err = failure_of(server(), &masked(first, b"x"));
+            assert!(matches!(err, ProtocolError::ReservedBits(_)));
+            assert_eq!(err.close_code(), CloseCode::PROTOCOL_ERROR);
+        }
+    }
+
+    #[test]
+    fn reserved_opcodes_are_1002() {
+        for op in [3u8, 7, 0xB, 0xF] {
+            assert_eq!(
+                failure_of(server(), &masked(0x80 | op, b"")),
+                ProtocolError::ReservedOpcode(op)
+            );
+        }
+    }
+
+    #[test]
+    fn long_ping_is_1002() {
+        let err = failure_of(server(), &masked(0x89, &[0; 126]));
+        assert_eq!(err, ProtocolError::ControlFrameTooLong(126));
+        assert_eq!(err.close_code(), CloseCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn fragmented_ping_is_1002() {
+        assert_eq!(
+            failure_of(server(), &masked(0x09, b"")),
+            ProtocolError::FragmentedControlFrame
+        );
+    }
+
+    #[test]
+    fn length_with_top_bit_is_1002() {
+        let wire = [0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        assert_eq!(failure_of(server(), &wire), ProtocolError::InvalidLength);
+    }
+
+    #[test]
+    fn nothing_is_read_after_a_failure() {
+        let mut s = server();
+        s.receive_data(&unmasked(0x81, b"bad"));
+        assert!(s.next_event().is_err());
+        s.receive_data(&masked(0x81, b"more"));
+        assert_eq!(s.next_event().unwrap(), None);
+        assert_eq!(s.send_text("x"), Err(LocalError::ConnectionClosed));
+    }
+}
+
+mod fragmentation {
+    use super::*;
+
+    #[test]
+    fn fragments_are_reassembled_with_control_frames_between() {
+        let mut s = server();
+        s.receive_data(&masked(0x01, b"fragment1 "));
+        s.receive_data(&masked(0x89, b"ping!"));
+        s.receive_data(&masked(0x00, b"fragment2 "));
+        s.receive_data(&masked(0x8A, b"pong"));
+        s.receive_data(&masked(0x80, b"fragment3"));
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Ping(Bytes::from_static(b"ping!")))
+        );
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Pong(Bytes::from_static(b"pong")))
+        );
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::text(
+                "fragment1 fragment2 fragment3"
+            )))
+        );
+        assert_eq!(sent(&mut s), vec![(0x8A, b"ping!".to_vec(), false)]);
+    }
+
+    #[test]
+    fn empty_fragments_are_allowed() {
+        let mut s = server();
+        s.receive_data(&masked(0x02, b""));
+        s.receive_data(&masked(0x00, b""));
+        s.receive_data(&masked(0x80, b""));
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::binary(Vec::new())))
+        );
+    }
+
+    #[test]
+    fn continuation_without_a_message_is_1002() {
+        assert_eq!(
+            failure_of(server(), &masked(0x80, b"x")),
+            ProtocolError::UnexpectedContinuation
+        );
+    }
+
+    #[test]
+    fn new_message_inside_a_fragmented_one_is_1002() {
+        let mut wire = masked(0x01, b"a");
+        wire.extend(masked(0x81, b"b"));
+        assert_eq!(
+            failure_of(server(), &wire),
+            ProtocolError::ExpectedContinuation
+        );
+    }
+
+    #[test]
+    fn autobahn_9_3_1_shape_passes_the_default_fragment_limit() {
+        // 4 MiB of text in 65,536 fragments of 64 bytes.
+        let mut s = server();
+        let chunk = [b'*'; 64];
+        let mut wire = masked(0x01, &chunk);
+        for i in 1..65_536 {
+            wire.extend(masked(if i == 65_535 { 0x80 } else { 0x00 }, &chunk));
+        }
+        s.receive_data(&wire);
+        let Some(Event::Message(Message::Text(text))) = s.next_event().unwrap() else {
+            panic!("expected a text message");
+        };
+        assert_eq!(text.len(), 4 << 20);
+    }
+}
+
+mod utf8 {
+    use super::*;
+
+    #[test]
+    fn invalid_text_is_1007() {
+        let err = failure_of(server(), &masked(0x81, b"\xce\xba\xff"));
+        assert_eq!(err, ProtocolError::InvalidUtf8);
+        assert_eq!(err.close_code(), CloseCode::INVALID_PAYLOAD);
+    }
+
+    #[test]
+    fn fails_on_the_bad_fragment_not_at_the_end_of_the_message() {
+        let mut s = server();
+        s.receive_data(&masked(0x01, "κόσμε".as_bytes()));
+        assert_eq!(s.next_event().unwrap(), None);
+        s.receive_data(&masked(0x00, b"\xf4\x90\x80\x80"));
+        assert_eq!(s.next_event(), Err(ProtocolError::InvalidUtf8));
+    }
+
+    #[test]
+    fn fails_inside_a_frame_that_has_not_fully_arrived() {
+        let mut s = server();
+        let mut wire = masked(0x81, &[b"ok \xc0\xaf".as_slice(), &[b'a'; 1000]].concat());
+        wire.truncate(20);
+        s.receive_data(&wire);
+        assert_eq!(s.next_event(), Err(ProtocolError::InvalidUtf8));
+    }
+
+    #[test]
+    fn characters_split_across_fragments_are_valid() {
+        let snowman = "☃".as_bytes();
+        let mut s = server();
+        s.receive_data(&masked(0x01, &snowman[..1]));
+        s.receive_data(&masked(0x00, &snowman[1..2]));
+        s.receive_data(&masked(0x80, &snowman[2..]));
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::text("☃")))
+        );
+    }
+
+    #[test]
+    fn text_ending_inside_a_character_is_1007() {
+        assert_eq!(
+            failure_of(server(), &masked(0x81, b"abc\xe2\x82")),
+            ProtocolError::InvalidUtf8
+        );
+    }
+
+    #[test]
+    fn binary_is_not_checked() {
+        let mut s = server();
+        s.receive_data(&masked(0x82, b"\xff\xfe"));
+        assert!(matches!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::Binary(_)))
+        ));
+    }
+}
+
+mod ping_pong {
+    use super::*;
+
+    #[test]
+    fn ping_is_answered_with_the_same_payload() {
+        let mut c = client();
+        c.receive_data(&unmasked(0x89, b"are you there"));
+        assert_eq!(
+            c.next_event().unwrap(),
+            Some(Event::Ping(Bytes::from_static(b"are you there")))
+        );
+        assert_eq!(sent(&mut c), vec![(0x8A, b"are you there".to_vec(), true)]);
+    }
+
+    #[test]
+    fn unsolicited_pong_is_reported_and_not_answered() {
+        let mut s = server();
+        s.receive_data(&masked(0x8A, b"x"));
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Pong(Bytes::from_static(b"x")))
+        );
+        assert!(s.pending_output().is_empty());
+    }
+
+    #[test]
+    fn ping_payload_over_125_cannot_be_sent() {
+        assert_eq!(
+            server().send_ping(&[0; 126]),
+            Err(LocalError::ControlPayloadTooLong(126))
+        );
+    }
+}
+
+mod closing {
+    use super::*;
+
+    #[test]
+    fn peer_close_is_echoed_with_its_code_and_server_closes_tcp() {
+        let mut s = server();
+        s.receive_data(&masked(0x88, &close_payload(1000, "bye")));
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Close(Some(CloseFrame::new(
+                CloseCode::NORMAL,
+                "bye"
+            ))))
+        );
+        assert_eq!(
+            sent(&mut s),
+            vec![(0x88, close_payload(1000, "bye"), false)]
+        );
+        assert_eq!(s.state(), State::Closed);
+        assert!(s.should_close_transport());
+    }
+
+    #[test]
+    fn client_waits_for_the_server_to_close_tcp() {
+        let mut c = client();
+        c.receive_data(&unmasked(0x88, &close_payload(1001, "")));
+        c.next_event().unwrap();
+        assert_eq!(c.state(), State::Closed);
+        assert!(!c.should_close_transport());
+        c.receive_eof();
+        assert!(c.should_close_transport());
+        assert!(!c.closed_abnormally());
+    }
+
+    #[test]
+    fn empty_close_is_echoed_empty() {
+        let mut s = server();
+        s.receive_data(&masked(0x88, b""));
+        assert_eq!(s.next_event().unwrap(), Some(Event::Close(None)));
+        assert_eq!(sent(&mut s), vec![(0x88, Vec::new(), false)]);
+    }
+
+    #[test]
+    fn our_close_then_theirs_completes_without_a_second_close() {
+        let mut c = client();
+        c.send_close(Some(CloseFrame::new(CloseCode::NORMAL, "done")))
+            .unwrap();
+        assert_eq!(c.state(), State::CloseSent);
+        assert_eq!(c.send_text("late"), Err(LocalError::ConnectionClosed));
+        // Messages still arrive while the peer has not answered.
+        c.receive_data(&unmasked(0x81, b"in flight"));
+        c.receive_data(&unmasked(0x88, &close_payload(1000, "")));
+        assert_eq!(
+            c.next_event().unwrap(),
+            Some(Event::Message(Message::text("in flight")))
+        );
+        assert!(matches!(
+            c.next_event().unwrap(),
+            Some(Event::Close(Some(_)))
+        ));
+        assert_eq!(sent(&mut c).len(), 1, "only our own close was sent");
+        assert_eq!(c.state(), State::Closed);
+    }
+
+    #[test]
+    fn invalid_close_codes_are_1002() {
+        for code in [0u16, 999, 1004, 1005, 1006, 1015, 1100, 2000, 2999, 5000] {
+            assert_eq!(
+                failure_of(server(), &masked(0x88, &close_payload(code, ""))),
+                ProtocolError::InvalidCloseCode(code)
+            );
+        }
+    }
+
+    #[test]
+    fn one_byte_close_is_1002() {
+        assert_eq!(
+            failure_of(server(), &masked(0x88, &[1])),
+            ProtocolError::CloseFrameTooShort
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_reason_is_1007() {
+        let payload = [0x03, 0xe8, 0xce, 0xba, 0xff];
+        assert_eq!(
+            failure_of(server(), &masked(0x88, &payload)),
+            ProtocolError::InvalidCloseReason
+        );
+    }
+
+    #[test]
+    fn nothing_is_sent_or_read_after_close() {
+        let mut s = server();
+        s.receive_data(&masked(0x88, &close_payload(1000, "")));
+        s.receive_data(&masked(0x81, b"after close"));
+        s.next_event().unwrap();
+        assert_eq!(s.next_event().unwrap(), None);
+        assert_eq!(s.send_text("x"), Err(LocalError::ConnectionClosed));
+        assert_eq!(s.send_close(None), Err(LocalError::ConnectionClosed));
+    }
+
+    #[test]
+    fn sending_invalid_close_code_is_refused_locally() {
+        let mut s = server();
+        assert_eq!(
+            s.send_close(Some(CloseFrame::new(CloseCode(1005), ""))),
+            Err(LocalError::InvalidCloseCode(1005))
+        );
+        assert_eq!(s.state(), State::Open);
+    }
+
+    #[test]
+    fn eof_before_close_is_abnormal() {
+        let mut s = server();
+        s.receive_data(&masked(0x81, b"hi"));
+        s.receive_eof();
+        assert!(s.closed_abnormally());
+        assert_eq!(s.next_event().unwrap(), None);
+    }
+}
+
+mod limits {
+    use super::*;
+
+    fn limited(max_frame: usize, max_message: usize, max_fragments: usize) -> Connection {
+        let limits = Limits {
+            max_frame_size: max_frame,
+            max_message_size: max_message,
+            max_fragments,
+            ..Limits::default()
+        };
+        Connection::with_limits(Role::Server, limits)
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let limits = Limits::default();
+        assert_eq!(limits.max_frame_size, 16 << 20);
+        assert_eq!(limits.max_message_size, 64 << 20);
+        assert_eq!(limits.max_head_size, 8192);
+        assert_eq!(limits.max_headers, 128);
+    }
+
+    #[test]
+    fn oversized_frame_is_refused_from_its_header_alone() {
+        // Only the header of a frame declaring 2^62 bytes arrives: no allocation follows.
+        let mut wire = vec![0x82, 0xff];
+        wire.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        wire.extend_from_slice(&KEY);
+        let mut s = server();
+        s.receive_data(&wire);
+        let err = s.next_event().unwrap_err();
+        assert_eq!(err.close_code(), CloseCode::MESSAGE_TOO_BIG);
+        assert!(s.input_buffer().capacity() < 1 << 20);
+    }
+
+    #[test]
+    fn message_over_the_limit_across_fragments_is_1009() {
+        let mut wire = masked(0x02, &[0; 600]);
+        wire.extend(masked(0x80, &[0; 600]));
+        let err = failure_of(limited(1000, 1000, 10), &wire);
+        assert_eq!(err, ProtocolError::MessageTooLarge { limit: 1000 });
+    }
+
+    #[test]
+    fn frame_over_the_limit_is_1009() {
+        let err = failure_of(limited(100, 1000, 10), &masked(0x82, &[0; 101]));
+        assert_eq!(
+            err,
+            ProtocolError::FrameTooLarge {
+                size: 101,
+                limit: 100
+            }
+        );
+    }
+
+    #[test]
+    fn too_many_empty_fragments_are_1009() {
+        let mut wire = masked(0x02, b"");
+        for _ in 0..5 {
+            wire.extend(masked(0x00, b""));
+        }
+        let err = failure_of(limited(100, 100, 3), &wire);
+        assert_eq!(err, ProtocolError::TooManyFragments { limit: 3 });
+        assert_eq!(err.close_code(), CloseCode::MESSAGE_TOO_BIG);
+    }
+}
+
+mod pair {
+    //! A client and a server talking in memory.
+    use super::*;
+
+    fn transfer(from: &mut Connection, to: &mut Connection) -> Vec<Event> {
+        let bytes = from.take_output();
+        to.receive_data(&bytes);
+        let mut events = Vec::new();
+        while let Some(event) = to.next_event().unwrap() {
+            events.push(event);
+        }
+        events
+    }
+
+    #[test]
+    fn conversation_and_clean_close() {
+        let mut c = client();
+        let mut s = server();
+        c.send(&Message::text("hello world!")).unwrap();
+        let events = transfer(&mut c, &mut s);
+        assert_eq!(events, vec![Event::Message(Message::text("hello world!"))]);
+        s.send(&Message::text("hello world!")).unwrap();
+        assert_eq!(transfer(&mut s, &mut c), events);
+
+        c.send_close(Some(CloseFrame::new(CloseCode::NORMAL, "")))
+            .unwrap();
+        let events = transfer(&mut c, &mut s);
+        assert_eq!(
+            events,
+            vec![Event::Close(Some(CloseFrame::new(CloseCode::NORMAL, "")))]
+        );
+        assert!(s.should_close_transport());
+        transfer(&mut s, &mut c);
+        assert_eq!(c.state(), State::Closed);
+        assert_eq!(
+            c.peer_close(),
+            Some(&Some(CloseFrame::new(CloseCode::NORMAL, "")))
+        );
+    }
+
+    #[test]
+    fn fragmented_send_is_received_whole() {
+        let mut c = client();
+        let mut s = server();
+        c.send_frame(OpCode::Binary, false, b"ab").unwrap();
+        c.send_ping(b"p").unwrap();
+        c.send_frame(OpCode::Continuation, true, b"cd").unwrap();
+        let events = transfer(&mut c, &mut s);
+        assert_eq!(
+            events,
+            vec![
+                Event::Ping(Bytes::from_static(b"p")),
+                Event::Message(Message::binary(&b"abcd"[..]))
+            ]
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! The client's side of the opening handshake.
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::StatusCode;
+
+use super::headers::{has_token, header_tokens, to_header_map};
+use super::{accept_key, generate_key};
+use crate::error::HandshakeError;
+use crate::limits::Limits;
+
+/// The client's upgrade request, with a fresh key.
+///
+/// ```
+/// use wsock_proto::handshake::client::UpgradeRequest;
+/// let req = UpgradeRequest::new("localhost:12345", "/echo")
+///     .origin("http://localhost/")
+///     .protocols(["chat"]);
+/// let head = String::from_utf8(req.encode()).unwrap();
+/// assert!(head.starts_with("GET /echo HTTP/1.1\r\nHost: localhost:12345\r\n"));
+/// assert!(head.contains("Sec-WebSocket-Protocol: chat\r\n"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct UpgradeRequest {
+    host: String,
+    resource: String,
+    origin: Option<String>,
+    protocols: Vec<String>,
+    headers: HeaderMap,
+    key: String,
+}
+
+/// What the server agreed to.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    /// The whole 101 response.
+    pub response: http::Response<()>,
+    /// The subprotocol the server chose, one of those offered.
+    pub protocol: Option<String>,
+}
+
+impl UpgradeRequest {
+    /// A request for `resource` (path and query) on `host` (with `:port` unless default).
+    pub fn new(host: impl Into<String>, resource: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            resource: resource.into(),
+            origin: None,
+            protocols: Vec::new(),
+            headers: HeaderMap::new(),
+            key: generate_key(),
+        }
+    }
+
+    /// Sends `Origin`, as browsers do.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Offers these subprotocols, most preferred first. Names must be HTTP tokens.
+    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds a header; `http`'s types guarantee it cannot inject another line.
+    pub fn header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The `Sec-WebSocket-Key` this request carries.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The offered subprotocols.
+    pub fn offered_protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The request head to send.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(format!("GET {} HTTP/1.1\r\n", self.resource).as_bytes());
+        let mut push = |name: &str, value: &[u8]| {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        };
+        push("Host", self.host.as_bytes());
+        push("Upgrade", b"websocket");
+        push("Connection", b"Upgrade");
+        push("Sec-WebSocket-Key", self.key.as_bytes());
+        push("Sec-WebSocket-Version", b"13");
+        if let Some(origin) = &self.origin {
+            push("Origin", origin.as_bytes());
+        }
+        if !self.protocols.is_empty() {
+            push(
+                "Sec-WebSocket-Protocol",
+                self.protocols.join(", ").as_bytes(),
+            );
+        }
+        for (name, value) in &self.headers {
+            push(name.as_str(), value.as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// Checks the server's response head against this request: status 101, the
+    /// upgrade headers, the accept value, and that the server chose only what we offered.
+    pub fn validate_response(
+        &self,
+        head: &[u8],
+        limits: &Limits,
+    ) -> Result<Accepted, HandshakeError> {
+        let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut parsed = httparse::Response::new(&mut slots);
+        match parsed.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) => {
+                return Err(HandshakeError::Malformed(
+                    "the response head is incomplete".into(),
+                ))
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(HandshakeError::TooManyHeaders {
+                    limit: limits.max_headers,
+                })
+            }
+            Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
+        }
+        let status = StatusCode::from_u16(parsed.code.unwrap_or(0))
+            .map_err(|_| HandshakeError::Malformed("invalid status code".into()))?;
+        if status != StatusCode::SWITCHING_PROTOCOLS {
+            return Err(HandshakeError::UnexpectedStatus { status });
+        }
+        let headers = to_header_map(parsed.headers)?;
+        for (name, label, token) in [
+            (&header::UPGRADE, "Upgrade", "websocket"),
+            (&header::CONNECTION, "Connection", "upgrade"),
+        ] {
+            if !has_token(&headers, name, token) {
+                return Err(HandshakeError::MissingHeader(label));
+            }
+        }
+        let accept = headers
+            .get(header::SEC_WEBSOCKET_ACCEPT)
+            .ok_or(HandshakeError::MissingHeader("Sec-WebSocket-Accept"))?;
+        if accept.as_bytes() != accept_key(self.key.as_bytes()).as_bytes() {
+            return Err(HandshakeError::InvalidAccept);
+        }
+        let chosen: Vec<&str> = header_tokens(&headers, &header::SEC_WEBSOCKET_PROTOCOL).collect();
+        let protocol = match chosen.as_slice() {
+            [] => None,
+            [one] if self.protocols.iter().any(|p| p == one) => Some((*one).to_owned()),
+            _ => return Err(HandshakeError::UnofferedProtocol(chosen.join(", "))),
+        };
+        if let Some(extension) = header_tokens(&headers, &header::SEC_WEBSOCKET_EXTENSIONS).next() {
+            return Err(HandshakeError::UnofferedExtension(extension.to_owned()));
+        }
+        let mut response = http::Response::builder()
+            .status(status)
+            .body(())
+            .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
+        *response.headers_mut() = headers;
+        Ok(Accepted { response, protocol })
+    }
+}
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod tests;

@@ -1,0 +1,114 @@
+use super::*;
+use crate::handshake::server;
+
+fn server_response(req: &UpgradeRequest, protocol: Option<&str>) -> Vec<u8> {
+    let parsed = server::parse_request(&req.encode(), &Limits::default()).unwrap();
+    parsed.accept(protocol, &HeaderMap::new())
+}
+
+#[test]
+fn request_and_response_agree_end_to_end() {
+    let req = UpgradeRequest::new("localhost:12345", "/echo?x=1")
+        .origin("http://localhost/")
+        .protocols(["chat", "superchat"])
+        .header(header::USER_AGENT, HeaderValue::from_static("wsock-test"));
+    let parsed = server::parse_request(&req.encode(), &Limits::default()).unwrap();
+    assert_eq!(parsed.request().uri(), "/echo?x=1");
+    assert_eq!(parsed.origin(), Some("http://localhost/"));
+    assert_eq!(parsed.request().headers()[header::USER_AGENT], "wsock-test");
+    let accepted = req
+        .validate_response(
+            &parsed.accept(Some("superchat"), &HeaderMap::new()),
+            &Limits::default(),
+        )
+        .unwrap();
+    assert_eq!(accepted.protocol.as_deref(), Some("superchat"));
+}
+
+#[test]
+fn every_request_has_a_fresh_key() {
+    let a = UpgradeRequest::new("h", "/");
+    let b = UpgradeRequest::new("h", "/");
+    assert_ne!(a.key(), b.key());
+    assert_eq!(a.key().len(), 24);
+}
+
+#[test]
+fn wrong_accept_value_is_rejected() {
+    let req = UpgradeRequest::new("h", "/");
+    let other = UpgradeRequest::new("h", "/");
+    let response = server_response(&other, None);
+    assert_eq!(
+        req.validate_response(&response, &Limits::default())
+            .unwrap_err(),
+        HandshakeError::InvalidAccept
+    );
+}
+
+#[test]
+fn non_101_status_is_reported() {
+    let req = UpgradeRequest::new("h", "/");
+    let response = server::reject(StatusCode::FORBIDDEN, "no");
+    assert_eq!(
+        req.validate_response(&response, &Limits::default())
+            .unwrap_err(),
+        HandshakeError::UnexpectedStatus {
+            status: StatusCode::FORBIDDEN
+        }
+    );
+}
+
+#[test]
+fn protocol_not_offered_is_rejected() {
+    let offered = UpgradeRequest::new("h", "/").protocols(["chat"]);
+    let response = String::from_utf8(server_response(&offered, Some("chat")))
+        .unwrap()
+        .replace(
+            "Sec-WebSocket-Protocol: chat",
+            "Sec-WebSocket-Protocol: superchat",
+        );
+    assert_eq!(
+        offered
+            .validate_response(response.as_bytes(), &Limits::default())
+            .unwrap_err(),
+        HandshakeError::UnofferedProtocol("superchat".into())
+    );
+    // A protocol when none was offered at all.
+    let none = UpgradeRequest::new("h", "/");
+    let response = String::from_utf8(server_response(&none, None))
+        .unwrap()
+        .replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
+    assert!(matches!(
+        none.validate_response(response.as_bytes(), &Limits::default()),
+        Err(HandshakeError::UnofferedProtocol(_))
+    ));
+}
+
+#[test]
+fn extension_not_offered_is_rejected() {
+    let req = UpgradeRequest::new("h", "/");
+    let response = String::from_utf8(server_response(&req, None))
+        .unwrap()
+        .replace(
+            "\r\n\r\n",
+            "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n",
+        );
+    assert_eq!(
+        req.validate_response(response.as_bytes(), &Limits::default())
+            .unwrap_err(),
+        HandshakeError::UnofferedExtension("permessage-deflate".into())
+    );
+}
+
+#[test]
+fn missing_upgrade_header_is_rejected() {
+    let req = UpgradeRequest::new("h", "/");
+    let response = String::from_utf8(server_response(&req, None))
+        .unwrap()
+        .replace("Upgrade: websocket\r\n", "");
+    assert_eq!(
+        req.validate_response(response.as_bytes(), &Limits::default())
+            .unwrap_err(),
+        HandshakeError::MissingHeader("Upgrade")
+    );
+}

@@ -1,0 +1,257 @@
+//! The server's side of the opening handshake.
+
+use base64::Engine;
+use http::header::{self, HeaderMap, HeaderName};
+use http::{Method, StatusCode};
+
+use super::headers::{has_token, header_tokens, to_header_map};
+use super::{accept_key, is_token};
+use crate::error::HandshakeError;
+use crate::limits::Limits;
+
+/// A client's upgrade request that passed every check of RFC 6455 section 4.2.1.
+#[derive(Clone, Debug)]
+pub struct UpgradeRequest {
+    request: http::Request<()>,
+    key: String,
+    protocols: Vec<String>,
+}
+
+/// Parses and validates a complete request head (as found by
+/// [`HeadScanner`](super::HeadScanner)). The error's
+/// [`status`](HandshakeError::status) is the answer to send.
+///
+/// ```
+/// let head = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// let req = wsock_proto::handshake::server::parse_request(head, &Default::default()).unwrap();
+/// assert_eq!(req.path(), "/chat");
+/// assert_eq!(req.protocols(), ["chat", "superchat"]);
+/// let response = req.accept(Some("chat"), &Default::default());
+/// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// ```
+pub fn parse_request(head: &[u8], limits: &Limits) -> Result<UpgradeRequest, HandshakeError> {
+    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(HandshakeError::Malformed(
+                "the request head is incomplete".into(),
+            ))
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HandshakeError::TooManyHeaders {
+                limit: limits.max_headers,
+            })
+        }
+        Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
+    }
+    let method = parsed.method.unwrap_or_default();
+    if method != "GET" {
+        return Err(HandshakeError::MethodNotGet(method.to_owned()));
+    }
+    if parsed.version != Some(1) {
+        return Err(HandshakeError::HttpVersion);
+    }
+    let path = parsed.path.unwrap_or_default();
+    let headers = to_header_map(parsed.headers)?;
+    let mut request = http::Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .version(http::Version::HTTP_11)
+        .body(())
+        .map_err(|_| HandshakeError::Malformed(format!("invalid request target {path:?}")))?;
+    *request.headers_mut() = headers;
+    validate(request)
+}
+
+fn single<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    label: &'static str,
+) -> Result<&'a str, HandshakeError> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next().ok_or(HandshakeError::MissingHeader(label))?;
+    let text = value.to_str().map_err(|_| HandshakeError::InvalidHeader {
+        name: label,
+        value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    })?;
+    if values.next().is_some() {
+        return Err(HandshakeError::InvalidHeader {
+            name: label,
+            value: "(repeated)".into(),
+        });
+    }
+    Ok(text.trim())
+}
+
+fn require_token(
+    headers: &HeaderMap,
+    name: &HeaderName,
+    label: &'static str,
+    token: &str,
+) -> Result<(), HandshakeError> {
+    if has_token(headers, name, token) {
+        return Ok(());
+    }
+    match headers.get(name) {
+        None => Err(HandshakeError::MissingHeader(label)),
+        Some(value) => Err(HandshakeError::InvalidHeader {
+            name: label,
+            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        }),
+    }
+}
+
+/// Validates an already-parsed request, for servers whose HTTP layer (hyper, say) did
+/// the parsing.
+pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeError> {
+    if request.method() != Method::GET {
+        return Err(HandshakeError::MethodNotGet(request.method().to_string()));
+    }
+    let headers = request.headers();
+    single(headers, &header::HOST, "Host")?;
+    require_token(headers, &header::UPGRADE, "Upgrade", "websocket")?;
+    require_token(headers, &header::CONNECTION, "Connection", "upgrade")?;
+    let version = single(
+        headers,
+        &header::SEC_WEBSOCKET_VERSION,
+        "Sec-WebSocket-Version",
+    )?;
+    if version != "13" {
+        return Err(HandshakeError::UnsupportedVersion(version.to_owned()));
+    }
+    let key = single(headers, &header::SEC_WEBSOCKET_KEY, "Sec-WebSocket-Key")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key);
+    if !matches!(decoded, Ok(ref nonce) if nonce.len() == 16) {
+        return Err(HandshakeError::InvalidHeader {
+            name: "Sec-WebSocket-Key",
+            value: key.to_owned(),
+        });
+    }
+    let key = key.to_owned();
+    let mut protocols = Vec::new();
+    for token in header_tokens(headers, &header::SEC_WEBSOCKET_PROTOCOL) {
+        if !is_token(token) {
+            return Err(HandshakeError::InvalidHeader {
+                name: "Sec-WebSocket-Protocol",
+                value: token.to_owned(),
+            });
+        }
+        protocols.push(token.to_owned());
+    }
+    Ok(UpgradeRequest {
+        request,
+        key,
+        protocols,
+    })
+}
+
+impl UpgradeRequest {
+    /// The whole request, headers included.
+    pub fn request(&self) -> &http::Request<()> {
+        &self.request
+    }
+
+    /// The request's path, without the query.
+    pub fn path(&self) -> &str {
+        self.request.uri().path()
+    }
+
+    /// The `Host` header.
+    pub fn host(&self) -> &str {
+        self.header_str(&header::HOST).unwrap_or_default()
+    }
+
+    /// The `Origin` header, sent by browsers.
+    pub fn origin(&self) -> Option<&str> {
+        self.header_str(&header::ORIGIN)
+    }
+
+    /// The subprotocols the client offered, in its order of preference.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The `Sec-WebSocket-Key` the client sent.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn header_str(&self, name: &HeaderName) -> Option<&str> {
+        self.request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The 101 response accepting this request with `protocol`, which must be one the
+    /// client offered (see [`select_protocol`]), plus any `extra` headers.
+    pub fn accept(&self, protocol: Option<&str>, extra: &HeaderMap) -> Vec<u8> {
+        debug_assert!(protocol.is_none_or(|p| self.protocols.iter().any(|o| o == p)));
+        let mut out = Vec::with_capacity(160);
+        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+        out.extend_from_slice(accept_key(self.key.as_bytes()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if let Some(protocol) = protocol {
+            out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
+            out.extend_from_slice(protocol.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        write_headers(&mut out, extra);
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+/// The first of the server's `supported` subprotocols, in the server's order of
+/// preference, that the client offered.
+///
+/// ```
+/// use wsock_proto::handshake::server::select_protocol;
+/// let offered = ["superchat".to_string(), "chat".to_string()];
+/// assert_eq!(select_protocol(&offered, &["chat", "superchat"]), Some("chat"));
+/// assert_eq!(select_protocol(&offered, &["mqtt"]), None);
+/// ```
+pub fn select_protocol<'a>(offered: &[String], supported: &[&'a str]) -> Option<&'a str> {
+    supported
+        .iter()
+        .copied()
+        .find(|s| offered.iter().any(|o| o == s))
+}
+
+fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A complete HTTP response refusing an upgrade, with `message` as a plain-text body.
+/// A 426 carries `Sec-WebSocket-Version: 13` so the client knows what to retry with.
+pub fn reject(status: StatusCode, message: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + message.len());
+    let reason = status.canonical_reason().unwrap_or("Error");
+    out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).as_bytes());
+    if status == StatusCode::UPGRADE_REQUIRED {
+        out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
+    }
+    out.extend_from_slice(
+        format!(
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            message.len() + 1
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(message.as_bytes());
+    out.push(b'\n');
+    out
+}
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

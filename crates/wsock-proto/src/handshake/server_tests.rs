@@ -1,0 +1,154 @@
+use super::*;
+
+const RFC_REQUEST: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+fn parse(head: &str) -> Result<UpgradeRequest, HandshakeError> {
+    parse_request(head.as_bytes(), &Limits::default())
+}
+
+/// The RFC request with one header line replaced (or removed when `with` is empty).
+fn with_header(name: &str, with: &str) -> String {
+    let mut out = String::new();
+    for line in RFC_REQUEST.split_inclusive("\r\n") {
+        if line
+            .to_ascii_lowercase()
+            .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        {
+            if !with.is_empty() {
+                out.push_str(&format!("{name}: {with}\r\n"));
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+fn status_of(head: &str) -> StatusCode {
+    parse(head).unwrap_err().status()
+}
+
+#[test]
+fn rfc_request_is_accepted_with_the_rfc_accept_value() {
+    let req = parse(RFC_REQUEST).unwrap();
+    assert_eq!(req.path(), "/chat");
+    assert_eq!(req.host(), "server.example.com");
+    assert_eq!(req.origin(), Some("http://example.com"));
+    let response = String::from_utf8(req.accept(Some("chat"), &HeaderMap::new())).unwrap();
+    assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    assert!(response.contains("Sec-WebSocket-Protocol: chat\r\n"));
+    assert!(response.ends_with("\r\n\r\n"));
+}
+
+#[test]
+fn upgrade_and_connection_are_tokens_in_lists_any_case() {
+    let head = with_header("Connection", "keep-alive, UPGRADE");
+    let head = head.replace("Upgrade: websocket", "Upgrade: WebSocket");
+    assert!(parse(&head).is_ok());
+}
+
+#[test]
+fn missing_or_wrong_upgrade_headers_are_400() {
+    assert_eq!(
+        status_of(&with_header("Upgrade", "")),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status_of(&with_header("Upgrade", "h2c")),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status_of(&with_header("Connection", "keep-alive")),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(status_of(&with_header("Host", "")), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn key_must_be_base64_of_16_bytes_and_single() {
+    assert_eq!(
+        parse(&with_header("Sec-WebSocket-Key", "")).unwrap_err(),
+        HandshakeError::MissingHeader("Sec-WebSocket-Key")
+    );
+    for bad in ["not base64!", "AAAA", "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        assert_eq!(
+            status_of(&with_header("Sec-WebSocket-Key", bad)),
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    let twice = RFC_REQUEST.replace(
+        "\r\n\r\n",
+        "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    );
+    assert_eq!(status_of(&twice), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn other_versions_get_426() {
+    let err = parse(&with_header("Sec-WebSocket-Version", "8")).unwrap_err();
+    assert_eq!(err, HandshakeError::UnsupportedVersion("8".into()));
+    assert_eq!(err.status(), StatusCode::UPGRADE_REQUIRED);
+    let response = String::from_utf8(reject(err.status(), &err.to_string())).unwrap();
+    assert!(response.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
+    assert!(response.contains("Sec-WebSocket-Version: 13\r\n"));
+}
+
+#[test]
+fn missing_version_is_400() {
+    assert_eq!(
+        status_of(&with_header("Sec-WebSocket-Version", "")),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[test]
+fn only_get_over_http_1_1() {
+    assert_eq!(
+        status_of(&RFC_REQUEST.replace("GET", "POST")),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        parse(&RFC_REQUEST.replace("HTTP/1.1", "HTTP/1.0")).unwrap_err(),
+        HandshakeError::HttpVersion
+    );
+    assert_eq!(status_of("GARBAGE\r\n\r\n"), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn too_many_headers_is_431() {
+    let extra: String = (0..200).map(|i| format!("X-{i}: a\r\n")).collect();
+    let head = RFC_REQUEST.replace("\r\n\r\n", &format!("\r\n{extra}\r\n"));
+    assert_eq!(
+        status_of(&head),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+}
+
+#[test]
+fn subprotocols_are_collected_across_header_lines() {
+    let head = RFC_REQUEST.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n");
+    assert_eq!(
+        parse(&head).unwrap().protocols(),
+        ["chat", "superchat", "mqtt"]
+    );
+    let bad = with_header("Sec-WebSocket-Protocol", "a b");
+    assert_eq!(status_of(&bad), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn server_chooses_by_its_own_preference_and_only_among_offers() {
+    let req = parse(RFC_REQUEST).unwrap();
+    assert_eq!(
+        select_protocol(req.protocols(), &["superchat", "chat"]),
+        Some("superchat")
+    );
+    assert_eq!(select_protocol(req.protocols(), &["graphql-ws"]), None);
+}
+
+#[test]
+fn query_is_kept_in_the_request() {
+    let req = parse(&RFC_REQUEST.replace("/chat", "/chat?room=a")).unwrap();
+    assert_eq!(req.path(), "/chat");
+    assert_eq!(req.request().uri().query(), Some("room=a"));
+}

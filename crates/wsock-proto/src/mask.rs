@@ -1,0 +1,131 @@
+/// XORs `buf` with the 4-byte masking `key` (RFC 6455 section 5.3), in place.
+///
+/// Applying the same key twice restores the input.
+///
+/// ```
+/// let mut data = *b"hello";
+/// wsock_proto::apply_mask(&mut data, [1, 2, 3, 4], 0);
+/// wsock_proto::apply_mask(&mut data, [1, 2, 3, 4], 0);
+/// assert_eq!(&data, b"hello");
+/// ```
+///
+/// `offset` is the position of `buf[0]` within the frame's payload, so a payload can be
+/// unmasked in pieces as it arrives.
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    let key = rotate(key, offset);
+    // Eight bytes at a time through a u64: the compiler vectorises this loop, and the
+    // key pattern repeats every 4 bytes, so it lines up with every chunk.
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ wide).to_ne_bytes());
+    }
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i & 3];
+    }
+}
+
+fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
+    let s = offset & 3;
+    [key[s], key[(s + 1) & 3], key[(s + 2) & 3], key[(s + 3) & 3]]
+}
+
+/// Fresh masking keys from the operating system's CSPRNG, fetched in batches so that a
+/// frame does not cost a system call.
+pub(crate) struct MaskKeys {
+    pool: [u8; 256],
+    used: usize,
+}
+
+impl std::fmt::Debug for MaskKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pool is secret until used; never print it.
+        f.write_str("MaskKeys")
+    }
+}
+
+impl MaskKeys {
+    pub(crate) fn new() -> Self {
+        Self {
+            pool: [0; 256],
+            used: 256,
+        }
+    }
+
+    pub(crate) fn next_key(&mut self) -> [u8; 4] {
+        if self.used == self.pool.len() {
+            // The OS RNG failing is not recoverable and never caused by a peer; sending
+            // predictable masks instead would break the protocol's security model.
+            getrandom::getrandom(&mut self.pool).expect("the OS random number generator failed");
+            self.used = 0;
+        }
+        let key = [
+            self.pool[self.used],
+            self.pool[self.used + 1],
+            self.pool[self.used + 2],
+            self.pool[self.used + 3],
+        ];
+        self.used += 4;
+        key
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[(i + offset) % 4];
+        }
+    }
+
+    #[test]
+    fn matches_the_rfc_definition_for_every_length_and_offset() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in 0..70 {
+            for offset in 0..4 {
+                let original: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(31)).collect();
+                let mut fast = original.clone();
+                let mut slow = original.clone();
+                apply_mask(&mut fast, key, offset);
+                naive(&mut slow, key, offset);
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn rfc_example_masked_hello() {
+        // RFC 6455 section 5.7: "Hello" masked with 37 fa 21 3d.
+        let mut data = *b"Hello";
+        apply_mask(&mut data, [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(data, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    }
+
+    #[test]
+    fn unmasking_in_pieces_equals_unmasking_whole() {
+        let key = [9, 8, 7, 6];
+        let original: Vec<u8> = (0..100u8).collect();
+        let mut whole = original.clone();
+        apply_mask(&mut whole, key, 0);
+        let mut pieces = original.clone();
+        let (a, b) = pieces.split_at_mut(13);
+        apply_mask(a, key, 0);
+        apply_mask(b, key, 13);
+        assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn keys_are_not_repeated() {
+        let mut keys = MaskKeys::new();
+        let drawn: Vec<[u8; 4]> = (0..200).map(|_| keys.next_key()).collect();
+        let distinct: std::collections::HashSet<_> = drawn.iter().collect();
+        // 200 draws from 2^32 values: a collision has probability ~5e-6.
+        assert!(distinct.len() >= 199);
+    }
+}
