@@ -1,1 +1,55 @@
-fn main() {}
+//! `wsock`: a WebSocket echo server and client on the command line. Argument parsing
+//! and printing only; the behaviour lives in the `wsock` library.
+
+mod connect;
+mod echo;
+
+use clap::{Parser, Subcommand};
+
+/// WebSocket (RFC 6455) tools.
+#[derive(Parser)]
+#[command(name = "wsock", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve an echo WebSocket (default ws://127.0.0.1:12345/echo).
+    Echo(echo::EchoArgs),
+    /// Connect to a WebSocket, send each stdin line as a text message, print what
+    /// arrives.
+    Connect(connect::ConnectArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => exit_with(&format!("cannot start the async runtime: {error}")),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Echo(args) => echo::run(args).await,
+            Command::Connect(args) => connect::run(args).await,
+        }
+    });
+    match result {
+        // Exit at once: a pending blocking read of stdin must not keep us alive.
+        Ok(()) => std::process::exit(0),
+        Err(error) => exit_with(&error.to_string()),
+    }
+}
+
+fn exit_with(message: &str) -> ! {
+    eprintln!("wsock: {message}");
+    std::process::exit(1)
+}

@@ -1,1 +1,62 @@
+//! wsock: a WebSocket (RFC 6455) server and client for tokio.
+//!
+//! Strict by default (every rule of RFC 6455 enforced, limits on everything a peer can
+//! make us buffer, cross-site requests refused), and built on the sans-I/O core
+//! [`wsock_proto`], which this crate drives over any `AsyncRead + AsyncWrite`.
+//!
+//! The echo server of the seed document:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), wsock::Error> {
+//! wsock::Server::bind("127.0.0.1:12345").await?
+//!     .route("/echo", |mut ws| async move {
+//!         while let Some(msg) = ws.recv().await? {
+//!             ws.send(msg).await?;
+//!         }
+//!         Ok(())
+//!     })
+//!     .serve()
+//!     .await
+//! # }
+//! ```
+//!
+//! And its client:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), wsock::Error> {
+//! use wsock::{Client, Message};
+//! let mut ws = Client::new("ws://localhost:12345/echo")
+//!     .origin("http://localhost/")
+//!     .connect()
+//!     .await?;
+//! ws.send(Message::text("hello world!")).await?;
+//! if let Some(reply) = ws.recv().await? {
+//!     println!("Received: {}.", reply.as_text().unwrap_or_default());
+//! }
+//! ws.close(wsock::CloseCode::NORMAL, "").await?;
+//! # Ok(())
+//! # }
+//! ```
 
+mod client;
+mod config;
+mod error;
+mod handshake_io;
+mod origin;
+mod server;
+mod split;
+mod stream;
+
+pub use client::{client_handshake, Client};
+pub use config::Config;
+pub use error::Error;
+pub use origin::OriginPolicy;
+pub use server::{accept, accept_with, AcceptOptions, Server};
+pub use split::{ReadHalf, WriteHalf};
+pub use stream::WebSocket;
+
+pub use wsock_proto::handshake::server::UpgradeRequest;
+pub use wsock_proto::{CloseCode, CloseFrame, Limits, Message, ProtocolError, Utf8Bytes};
+
+/// `Result` with wsock's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,50 @@
+use std::net::SocketAddr;
+
+use wsock::{AcceptOptions, OriginPolicy, Server, WebSocket};
+
+/// Arguments of `wsock echo`.
+#[derive(clap::Args)]
+pub struct EchoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:12345")]
+    listen: SocketAddr,
+    /// Path the WebSocket is served at.
+    #[arg(long, default_value = "/echo")]
+    path: String,
+    /// Also accept browsers from this origin (repeatable); by default only
+    /// same-origin pages and non-browser clients may connect.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+    /// Accept any Origin (only for servers that carry no user credentials).
+    #[arg(long, conflicts_with = "allow_origins")]
+    any_origin: bool,
+    /// Subprotocols to accept, most preferred first (repeatable).
+    #[arg(long = "protocol", value_name = "NAME")]
+    protocols: Vec<String>,
+}
+
+async fn echo(mut ws: WebSocket) -> wsock::Result<()> {
+    while let Some(message) = ws.recv().await? {
+        ws.send(message).await?;
+    }
+    Ok(())
+}
+
+pub async fn run(args: EchoArgs) -> wsock::Result<()> {
+    let policy = if args.any_origin {
+        OriginPolicy::Any
+    } else if args.allow_origins.is_empty() {
+        OriginPolicy::SameOrigin
+    } else {
+        OriginPolicy::AllowList(args.allow_origins)
+    };
+    let options = AcceptOptions::default()
+        .origin_policy(policy)
+        .protocols(args.protocols);
+    let server = Server::bind(args.listen)
+        .await?
+        .options(options)
+        .route(&args.path, echo);
+    tracing::info!("echo server on ws://{}{}", server.local_addr()?, args.path);
+    server.serve().await
+}

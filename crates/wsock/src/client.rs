@@ -1,0 +1,250 @@
+//! Connecting to WebSocket servers.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use http::header::{HeaderName, HeaderValue};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use url::Url;
+use wsock_proto::handshake::client::UpgradeRequest;
+use wsock_proto::{Connection, Role};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::handshake_io::read_head;
+use crate::stream::WebSocket;
+use crate::Result;
+
+/// Connects to a `ws://` URL: the seed's `websocket.Dial(url, protocol, origin)`.
+///
+/// ```no_run
+/// # async fn run() -> wsock::Result<()> {
+/// let ws = wsock::Client::new("ws://localhost:12345/echo?x=1")
+///     .origin("http://localhost/")
+///     .protocol("chat")
+///     .header("Authorization", "Bearer abc")
+///     .connect()
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Client {
+    url: String,
+    origin: Option<String>,
+    protocols: Vec<String>,
+    headers: Vec<(String, String)>,
+    connect_timeout: Duration,
+    config: Config,
+}
+
+/// Where a URL says to connect, and what to ask for there.
+#[derive(Debug)]
+struct Target {
+    host: String,
+    port: u16,
+    host_header: String,
+    resource: String,
+}
+
+impl Client {
+    /// A client for `url` (`ws://host[:port]/path?query`; port 80 by default).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            origin: None,
+            protocols: Vec::new(),
+            headers: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+            config: Config::default(),
+        }
+    }
+
+    /// Sends this `Origin` header.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Offers a subprotocol; call again to offer more, most preferred first.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocols.push(protocol.into());
+        self
+    }
+
+    /// Adds a header to the upgrade request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How long the TCP connection and handshake together may take. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Connection settings (limits, close timeout, write buffer).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Connects, performs the handshake, and returns the open WebSocket.
+    pub async fn connect(self) -> Result<WebSocket<TcpStream>> {
+        let target = parse_url(&self.url)?;
+        let request = self.upgrade_request(&target)?;
+        let timeout = self.connect_timeout;
+        let connecting = async {
+            let stream = TcpStream::connect((target.host.as_str(), target.port))
+                .await
+                .map_err(|source| Error::Connect {
+                    addr: format!("{}:{}", target.host, target.port),
+                    source,
+                })?;
+            let _ = stream.set_nodelay(true);
+            client_handshake(stream, request, self.config).await
+        };
+        tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "connecting",
+                after: timeout,
+            })?
+    }
+
+    fn upgrade_request(&self, target: &Target) -> Result<UpgradeRequest> {
+        let mut request = UpgradeRequest::new(&target.host_header, &target.resource);
+        if let Some(origin) = &self.origin {
+            request = request.origin(origin);
+        }
+        if let Some(bad) = self
+            .protocols
+            .iter()
+            .find(|p| !wsock_proto::handshake::is_token(p))
+        {
+            return Err(Error::InvalidHeader(format!(
+                "Sec-WebSocket-Protocol: {bad}"
+            )));
+        }
+        request = request.protocols(self.protocols.iter().cloned());
+        for (name, value) in &self.headers {
+            let invalid = || Error::InvalidHeader(format!("{name}: {value}"));
+            let name = HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
+            let value = HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
+            request = request.header(name, value);
+        }
+        Ok(request)
+    }
+}
+
+fn parse_url(text: &str) -> Result<Target> {
+    let invalid = |reason: &str| Error::Url {
+        url: text.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    match url.scheme() {
+        "ws" => {}
+        "wss" => {
+            return Err(invalid(
+                "wss:// needs TLS, which this version does not support yet; use ws://",
+            ))
+        }
+        _ => return Err(invalid("the scheme must be ws:// (or wss://)")),
+    }
+    if url.fragment().is_some() {
+        return Err(invalid("WebSocket URLs may not have a #fragment"));
+    }
+    let host = url
+        .host_str()
+        .ok_or_else(|| invalid("the URL has no host"))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let host_header = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let mut resource = url.path().to_owned();
+    if let Some(query) = url.query() {
+        resource.push('?');
+        resource.push_str(query);
+    }
+    // `url` keeps IPv6 brackets, which the socket address does not take.
+    let connect_host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Ok(Target {
+        host: connect_host,
+        port,
+        host_header,
+        resource,
+    })
+}
+
+/// Performs the client's opening handshake on an already-connected `stream`.
+pub async fn client_handshake<S>(
+    mut stream: S,
+    request: UpgradeRequest,
+    config: Config,
+) -> Result<WebSocket<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    stream.write_all(&request.encode()).await?;
+    stream.flush().await?;
+    let mut buf = BytesMut::with_capacity(1024);
+    let len = read_head(&mut stream, &mut buf, config.limits.max_head_size).await?;
+    let accepted = request.validate_response(&buf.split_to(len), &config.limits)?;
+    let mut conn = Connection::with_limits(Role::Client, config.limits.clone());
+    conn.receive_data(&buf);
+    Ok(WebSocket::from_parts(
+        stream,
+        conn,
+        accepted.protocol,
+        config,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_port_and_resource() {
+        let t = parse_url("ws://example.com/chat?room=a").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("example.com", 80));
+        assert_eq!(t.host_header, "example.com");
+        assert_eq!(t.resource, "/chat?room=a");
+    }
+
+    #[test]
+    fn explicit_port_goes_into_host_header() {
+        let t = parse_url("ws://localhost:12345/echo").unwrap();
+        assert_eq!((t.port, t.host_header.as_str()), (12345, "localhost:12345"));
+        assert_eq!(parse_url("ws://h").unwrap().resource, "/");
+    }
+
+    #[test]
+    fn ipv6_hosts_are_unbracketed_for_connecting() {
+        let t = parse_url("ws://[::1]:9000/").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.host_header.as_str()),
+            ("::1", "[::1]:9000")
+        );
+    }
+
+    #[test]
+    fn bad_urls_say_why() {
+        for (url, why) in [
+            ("http://h/", "scheme"),
+            ("ws://h/#frag", "fragment"),
+            ("wss://h/", "TLS"),
+            ("not a url", "relative URL"),
+        ] {
+            let err = parse_url(url).unwrap_err().to_string();
+            assert!(err.contains(why), "{url}: {err}");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+use std::time::Duration;
+
+use wsock_proto::Limits;
+
+/// Settings of an open connection, shared by servers and clients.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = wsock::Config::default().close_timeout(Duration::from_secs(2));
+/// assert_eq!(config.limits().max_message_size, 64 << 20);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) limits: Limits,
+    pub(crate) close_timeout: Duration,
+    pub(crate) write_buffer_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            close_timeout: Duration::from_secs(5),
+            write_buffer_limit: 1 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Caps on frames, messages and handshake heads (see [`Limits`]).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// How long the closing handshake may take before the transport is dropped.
+    /// Default 5 s.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Bytes of unsent output above which sending waits for the socket, and reading
+    /// pauses until the peer takes what we owe it (answers to its pings, say).
+    /// Default 1 MiB.
+    pub fn write_buffer_limit(mut self, bytes: usize) -> Self {
+        self.write_buffer_limit = bytes;
+        self
+    }
+}

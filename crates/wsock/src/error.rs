@@ -1,0 +1,75 @@
+use std::time::Duration;
+
+use http::StatusCode;
+use wsock_proto::{HandshakeError, LocalError, ProtocolError};
+
+/// Everything that can go wrong with a WebSocket, each variant saying what happened.
+///
+/// As in h11, a peer's fault ([`Error::Protocol`], [`Error::Handshake`]) is apart from a
+/// misuse by this program ([`Error::Local`], [`Error::ConnectionClosed`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The socket failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The peer broke the protocol; the connection was closed with the error's code.
+    #[error("the peer broke the WebSocket protocol (closed with {code}): {0}", code = .0.close_code())]
+    Protocol(#[from] ProtocolError),
+    /// The opening handshake failed.
+    #[error("the WebSocket handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// This server refused an upgrade request with `status`.
+    #[error("the upgrade request was refused with {status}: {reason}")]
+    Rejected {
+        /// The HTTP status sent.
+        status: StatusCode,
+        /// Why.
+        reason: String,
+    },
+    /// The program asked for something the protocol forbids; nothing was sent.
+    #[error("{0}")]
+    Local(LocalError),
+    /// A send after the connection started closing.
+    #[error("the WebSocket is closed; nothing more can be sent")]
+    ConnectionClosed,
+    /// The transport ended without a closing handshake (close code 1006).
+    #[error("the connection dropped without a closing handshake (1006)")]
+    AbnormalClosure,
+    /// The TCP connection could not be made.
+    #[error("could not connect to {addr}: {source}")]
+    Connect {
+        /// The host and port tried.
+        addr: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// A URL that cannot be connected to.
+    #[error("invalid WebSocket URL {url:?}: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header name or value that is not valid HTTP.
+    #[error("invalid header {0:?}: expected 'Name: value' with a valid HTTP name and value")]
+    InvalidHeader(String),
+    /// Something took longer than its configured limit.
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// What timed out.
+        what: &'static str,
+        /// The limit.
+        after: Duration,
+    },
+}
+
+impl From<LocalError> for Error {
+    fn from(error: LocalError) -> Self {
+        match error {
+            LocalError::ConnectionClosed => Self::ConnectionClosed,
+            other => Self::Local(other),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Accepting WebSocket connections: the handshake on any stream, and a TCP server that
+//! routes by path.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use http::{HeaderMap, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use wsock_proto::handshake::server::{parse_request, reject, select_protocol, UpgradeRequest};
+use wsock_proto::{Connection, Limits, Role};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::handshake_io::read_head;
+use crate::origin::OriginPolicy;
+use crate::stream::WebSocket;
+use crate::Result;
+
+/// How a server accepts upgrade requests.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsock::{AcceptOptions, OriginPolicy};
+/// let options = AcceptOptions::default()
+///     .protocols(["chat.v2", "chat"])
+///     .origin_policy(OriginPolicy::allow_list(["https://app.example.com"]))
+///     .handshake_timeout(Duration::from_secs(5));
+/// ```
+#[derive(Clone, Debug)]
+pub struct AcceptOptions {
+    config: Config,
+    origin: OriginPolicy,
+    protocols: Vec<String>,
+    handshake_timeout: Duration,
+}
+
+impl Default for AcceptOptions {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            origin: OriginPolicy::default(),
+            protocols: Vec::new(),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl AcceptOptions {
+    /// Connection settings (limits, close timeout, write buffer).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Which `Origin`s may connect. Default: same origin only (and requests without
+    /// `Origin`).
+    pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.origin = policy;
+        self
+    }
+
+    /// Subprotocols this server speaks, most preferred first; the first one the client
+    /// also offered is chosen, and none if there is no overlap.
+    pub fn protocols<I, S>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How long a client has to send its whole request. Default 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.config.limits
+    }
+}
+
+/// Accepts a WebSocket on `stream` with default options, for any path.
+pub async fn accept<S>(stream: S) -> Result<WebSocket<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (ws, _) = accept_with(stream, &AcceptOptions::default(), |_| Ok(())).await?;
+    Ok(ws)
+}
+
+/// Accepts a WebSocket on `stream`. After the request passed the protocol and origin
+/// checks, `check` may refuse it with a status and reason (404 for an unknown path,
+/// say). Refusals are answered on the stream before this returns the error.
+pub async fn accept_with<S, F>(
+    stream: S,
+    options: &AcceptOptions,
+    check: F,
+) -> Result<(WebSocket<S>, UpgradeRequest)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    tokio::time::timeout(options.handshake_timeout, handshake(stream, options, check))
+        .await
+        .map_err(|_| Error::Timeout {
+            what: "the opening handshake",
+            after: options.handshake_timeout,
+        })?
+}
+
+async fn handshake<S, F>(
+    mut stream: S,
+    options: &AcceptOptions,
+    check: F,
+) -> Result<(WebSocket<S>, UpgradeRequest)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let mut buf = BytesMut::with_capacity(1024);
+    let parsed = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
+        Ok(len) => parse_request(&buf.split_to(len), options.limits()),
+        Err(Error::Handshake(error)) => Err(error),
+        Err(other) => return Err(other),
+    };
+    let request = match parsed {
+        Ok(request) => request,
+        Err(error) => {
+            refuse(&mut stream, error.status(), &error.to_string()).await;
+            return Err(error.into());
+        }
+    };
+    let verdict = if options.origin.check(&request) {
+        check(&request)
+    } else {
+        let origin = request.origin().unwrap_or_default();
+        Err((
+            StatusCode::FORBIDDEN,
+            format!("origin {origin} is not allowed to connect"),
+        ))
+    };
+    if let Err((status, reason)) = verdict {
+        refuse(&mut stream, status, &reason).await;
+        return Err(Error::Rejected { status, reason });
+    }
+    let supported: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
+    let protocol = select_protocol(request.protocols(), &supported).map(str::to_owned);
+    stream
+        .write_all(&request.accept(protocol.as_deref(), &HeaderMap::new()))
+        .await?;
+    stream.flush().await?;
+    let mut conn = Connection::with_limits(Role::Server, options.limits().clone());
+    conn.receive_data(&buf);
+    Ok((
+        WebSocket::from_parts(stream, conn, protocol, options.config.clone()),
+        request,
+    ))
+}
+
+async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: StatusCode, reason: &str) {
+    // The client may already be gone; the refusal is a courtesy.
+    let _ = stream.write_all(&reject(status, reason)).await;
+    let _ = stream.shutdown().await;
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+type Handler = Arc<dyn Fn(WebSocket<TcpStream>, UpgradeRequest) -> BoxFuture + Send + Sync>;
+
+/// A WebSocket server on TCP: routes by path, one task per connection.
+///
+/// Unknown paths get 404, bad handshakes 400 (426 for a wrong version, 431 for an
+/// oversized head), refused origins 403.
+pub struct Server {
+    listener: TcpListener,
+    routes: HashMap<String, Handler>,
+    options: AcceptOptions,
+}
+
+impl Server {
+    /// Listens on `addr`.
+    pub async fn bind(addr: impl ToSocketAddrs) -> Result<Self> {
+        Ok(Self::from_listener(TcpListener::bind(addr).await?))
+    }
+
+    /// Serves on an existing listener.
+    pub fn from_listener(listener: TcpListener) -> Self {
+        Self {
+            listener,
+            routes: HashMap::new(),
+            options: AcceptOptions::default(),
+        }
+    }
+
+    /// The address listened on (useful after binding port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves WebSockets at `path` with `handler`, one call per connection.
+    pub fn route<F, Fut>(self, path: &str, handler: F) -> Self
+    where
+        F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.route_with_request(path, move |ws, _| handler(ws))
+    }
+
+    /// Like [`route`](Self::route), also giving the handler the upgrade request (for its
+    /// query string, headers or chosen subprotocol).
+    pub fn route_with_request<F, Fut>(mut self, path: &str, handler: F) -> Self
+    where
+        F: Fn(WebSocket<TcpStream>, UpgradeRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |ws, request| Box::pin(handler(ws, request)));
+        self.routes.insert(path.to_owned(), handler);
+        self
+    }
+
+    /// How requests are accepted (origin policy, subprotocols, limits, timeouts).
+    pub fn options(mut self, options: AcceptOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Accepts connections until the listener fails; each runs on its own task.
+    pub async fn serve(self) -> Result<()> {
+        let routes = Arc::new(self.routes);
+        let options = Arc::new(self.options);
+        tracing::info!(addr = ?self.listener.local_addr().ok(), paths = ?routes.keys().collect::<Vec<_>>(), "serving WebSockets");
+        loop {
+            let (stream, peer) = match self.listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait for some to free up
+                    // rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            tokio::spawn(serve_connection(
+                stream,
+                peer,
+                routes.clone(),
+                options.clone(),
+            ));
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    routes: Arc<HashMap<String, Handler>>,
+    options: Arc<AcceptOptions>,
+) {
+    // Small frames are the common case; Nagle would delay them behind the previous ACK.
+    let _ = stream.set_nodelay(true);
+    let accepted = accept_with(stream, &options, |request| {
+        if routes.contains_key(request.path()) {
+            Ok(())
+        } else {
+            Err((
+                StatusCode::NOT_FOUND,
+                format!("no WebSocket is served at {}", request.path()),
+            ))
+        }
+    })
+    .await;
+    let (ws, request) = match accepted {
+        Ok(accepted) => accepted,
+        Err(error) => {
+            tracing::info!(%peer, %error, "handshake refused");
+            return;
+        }
+    };
+    let path = request.path().to_owned();
+    tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
+    let Some(handler) = routes.get(&path).cloned() else {
+        return; // checked during the handshake
+    };
+    match handler(ws, request).await {
+        Ok(()) => tracing::info!(%peer, %path, "connection closed"),
+        Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),
+    }
+}

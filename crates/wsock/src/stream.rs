@@ -1,0 +1,328 @@
+//! `WebSocket`: drives a [`Connection`] over any `AsyncRead + AsyncWrite`.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+use tokio_util::io::poll_read_buf;
+use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::Result;
+
+/// Bytes of spare room made in the receive buffer before each read.
+const READ_CHUNK: usize = 8 << 10;
+
+/// An open WebSocket over a stream `S` (a `TcpStream` by default).
+///
+/// [`recv`](Self::recv) yields text and binary messages; pings are answered and the
+/// closing handshake is completed without the caller's help, and `recv` returns
+/// `Ok(None)` once the connection has closed cleanly (see
+/// [`peer_close_frame`](Self::peer_close_frame) for the peer's code and reason).
+/// `WebSocket` is also a [`Stream`] of messages and a [`Sink`] of messages, and
+/// [`split`](Self::split)s into halves for two tasks.
+pub struct WebSocket<S = tokio::net::TcpStream> {
+    io: S,
+    conn: Connection,
+    protocol: Option<String>,
+    config: Config,
+    close_deadline: Option<Pin<Box<Sleep>>>,
+    needs_flush: bool,
+    transport_closed: bool,
+    error: Option<Error>,
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("role", &self.conn.role())
+            .field("state", &self.conn.state())
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a stream whose opening handshake has already happened elsewhere.
+    pub fn from_upgraded(io: S, role: Role, config: Config) -> Self {
+        let conn = Connection::with_limits(role, config.limits.clone());
+        Self::from_parts(io, conn, None, config)
+    }
+
+    pub(crate) fn from_parts(
+        io: S,
+        conn: Connection,
+        protocol: Option<String>,
+        config: Config,
+    ) -> Self {
+        Self {
+            io,
+            conn,
+            protocol,
+            config,
+            close_deadline: None,
+            needs_flush: false,
+            transport_closed: false,
+            error: None,
+        }
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Whether this end is the client or the server.
+    pub fn role(&self) -> Role {
+        self.conn.role()
+    }
+
+    /// The peer's close frame, once it has arrived (`None` inside if it had no code).
+    pub fn peer_close_frame(&self) -> Option<&Option<CloseFrame>> {
+        self.conn.peer_close()
+    }
+
+    /// Whether the closing handshake has started or finished.
+    pub fn is_closing(&self) -> bool {
+        self.conn.state() != State::Open
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The next text or binary message; `Ok(None)` once the connection has closed.
+    ///
+    /// Cancel-safe: dropping the future loses no message.
+    pub async fn recv(&mut self) -> Result<Option<Message>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Sends a message and writes it to the socket.
+    pub async fn send(&mut self, message: Message) -> Result<()> {
+        poll_fn(|cx| self.poll_send_ready(cx)).await?;
+        self.start_send_message(&message)?;
+        poll_fn(|cx| self.poll_flush_output(cx)).await
+    }
+
+    /// Sends a ping; the peer's pong arrives as an internal event.
+    pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
+        self.send(Message::Ping(payload.into())).await
+    }
+
+    /// Closes the connection: sends a close frame with `code` and `reason`, waits (up to
+    /// the configured close timeout) for the peer's, then closes the transport.
+    /// Messages that arrive meanwhile are discarded.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        if self.conn.state() == State::Open {
+            self.conn.send_close(Some(CloseFrame::new(code, reason)))?;
+        }
+        poll_fn(|cx| self.poll_close_handshake(cx)).await
+    }
+
+    /// Splits into a receiving and a sending half, usable from two tasks.
+    pub fn split(self) -> (crate::ReadHalf<S>, crate::WriteHalf<S>) {
+        crate::split::split(self)
+    }
+
+    /// Polls for the next message; see [`recv`](Self::recv).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
+        loop {
+            if self.transport_closed {
+                return Poll::Ready(self.error.take().map_or(Ok(None), Err));
+            }
+            match self.conn.next_event() {
+                Ok(Some(Event::Message(message))) => return Poll::Ready(Ok(Some(message))),
+                Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
+                Ok(Some(Event::Close(frame))) => {
+                    tracing::debug!(?frame, "peer closed the connection");
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "failing the connection");
+                    self.error = Some(Error::Protocol(error));
+                    continue;
+                }
+            }
+            let write_ready = match self.poll_flush_output(cx) {
+                Poll::Ready(Ok(())) => true,
+                Poll::Ready(Err(error)) => {
+                    return Poll::Ready(Err(self.close_after_io_error(error)))
+                }
+                Poll::Pending => false,
+            };
+            if self.conn.state() != State::Open {
+                if let Poll::Ready(()) = self.poll_close_deadline(cx) {
+                    tracing::debug!("closing handshake timed out; dropping the transport");
+                    return Poll::Ready(self.close_transport(cx));
+                }
+                if self.conn.should_close_transport() {
+                    if !write_ready {
+                        return Poll::Pending;
+                    }
+                    return match self.poll_shutdown(cx) {
+                        Poll::Ready(()) => Poll::Ready(self.close_transport(cx)),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+            if !write_ready && self.conn.pending_output().len() >= self.config.write_buffer_limit {
+                // The peer is not reading what we owe it; stop reading what it sends.
+                return Poll::Pending;
+            }
+            let buf = self.conn.input_buffer();
+            if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                buf.reserve(READ_CHUNK);
+            }
+            match poll_read_buf(Pin::new(&mut self.io), cx, buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) => {
+                    if self.conn.state() == State::Open {
+                        self.error.get_or_insert(Error::AbnormalClosure);
+                    }
+                    self.conn.receive_eof();
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => {
+                    return Poll::Ready(Err(self.close_after_io_error(error)))
+                }
+            }
+        }
+    }
+
+    fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        loop {
+            match ready!(self.poll_recv(cx)) {
+                Ok(Some(_)) => continue,
+                Ok(None) => return Poll::Ready(Ok(())),
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+
+    fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let timeout = self.config.close_timeout;
+        let deadline = self
+            .close_deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        deadline.as_mut().poll(cx)
+    }
+
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // A failed shutdown leaves nothing to do: the transport is gone either way.
+        ready!(Pin::new(&mut self.io).poll_shutdown(cx)).ok();
+        Poll::Ready(())
+    }
+
+    /// Marks the transport closed and yields the connection's final result.
+    fn close_transport(&mut self, cx: &mut Context<'_>) -> Result<Option<Message>> {
+        if !self.conn.should_close_transport() {
+            // Timed out: best effort, without waiting.
+            let _ = Pin::new(&mut self.io).poll_shutdown(cx);
+        }
+        self.transport_closed = true;
+        self.close_deadline = None;
+        self.error.take().map_or(Ok(None), Err)
+    }
+
+    fn close_after_io_error(&mut self, error: impl Into<Error>) -> Error {
+        self.conn.receive_eof();
+        self.transport_closed = true;
+        self.error = None;
+        error.into()
+    }
+
+    /// Writes queued output; ready once all of it is written and flushed.
+    pub(crate) fn poll_flush_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        while !self.conn.pending_output().is_empty() {
+            let written =
+                ready!(Pin::new(&mut self.io).poll_write(cx, self.conn.pending_output()))?;
+            if written == 0 {
+                return Poll::Ready(Err(
+                    std::io::Error::from(std::io::ErrorKind::WriteZero).into()
+                ));
+            }
+            self.conn.consume_output(written);
+            self.needs_flush = true;
+        }
+        if self.needs_flush {
+            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            self.needs_flush = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ready when a message may be queued: the connection is open and the unsent output
+    /// is under the write-buffer limit.
+    pub(crate) fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.transport_closed || self.conn.state() != State::Open {
+            return Poll::Ready(Err(Error::ConnectionClosed));
+        }
+        while self.conn.pending_output().len() >= self.config.write_buffer_limit {
+            ready!(self.poll_flush_output(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn start_send_message(&mut self, message: &Message) -> Result<()> {
+        if self.transport_closed {
+            return Err(Error::ConnectionClosed);
+        }
+        self.conn.send(message)?;
+        Ok(())
+    }
+
+    /// Queues a normal close (if still open) and writes it, without waiting for the
+    /// peer's answer: for a writing half, whose reading half sees the answer.
+    pub(crate) fn poll_send_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.conn.state() == State::Open {
+            self.conn
+                .send_close(Some(CloseFrame::new(CloseCode::NORMAL, "")))?;
+        }
+        self.poll_flush_output(cx)
+    }
+
+    pub(crate) fn poll_close_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.conn.state() == State::Open {
+            self.conn
+                .send_close(Some(CloseFrame::new(CloseCode::NORMAL, "")))?;
+        }
+        self.poll_close_handshake(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx).map(Result::transpose)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_send_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<()> {
+        self.get_mut().start_send_message(&message)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_flush_output(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.get_mut().poll_close_sink(cx)
+    }
+}
