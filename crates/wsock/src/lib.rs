@@ -50,7 +50,7 @@ mod stream;
 pub use client::{client_handshake, Client};
 pub use config::Config;
 pub use error::Error;
-pub use origin::OriginPolicy;
+pub use origin::{OriginCallback, OriginPolicy};
 pub use server::{accept, accept_with, AcceptOptions, Server};
 pub use split::{ReadHalf, WriteHalf};
 pub use stream::WebSocket;

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use wsock_proto::handshake::server::UpgradeRequest;
 
+/// A function deciding whether an `Origin` may connect, given the request too.
+pub type OriginCallback = Arc<dyn Fn(&str, &UpgradeRequest) -> bool + Send + Sync>;
+
 /// Decides whether a request's `Origin` is allowed. Requests without `Origin` are
 /// always allowed; refused ones get 403.
 ///
@@ -29,7 +32,7 @@ pub enum OriginPolicy {
     /// Any origin: for public APIs that carry no ambient credentials.
     Any,
     /// The callback decides, given the `Origin` value and the request.
-    Callback(Arc<dyn Fn(&str, &UpgradeRequest) -> bool + Send + Sync>),
+    Callback(OriginCallback),
 }
 
 impl fmt::Debug for OriginPolicy {
