@@ -1,0 +1,150 @@
+//! Helpers for tests over real sockets on 127.0.0.1.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wsock::{AcceptOptions, Message, Server, WebSocket};
+
+/// Upper bound for any single wait in a test: a hang fails instead of stalling CI.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub async fn echo(mut ws: WebSocket) -> wsock::Result<()> {
+    while let Some(message) = ws.recv().await? {
+        ws.send(message).await?;
+    }
+    Ok(())
+}
+
+/// Starts an echo server at /echo with `options` on a free port.
+pub async fn echo_server(options: AcceptOptions) -> SocketAddr {
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .options(options)
+        .route("/echo", echo);
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve());
+    addr
+}
+
+/// Runs `future` or fails the test after [`PATIENCE`].
+pub async fn bounded<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, future)
+        .await
+        .expect("the test waited too long")
+}
+
+/// Checks the server still echoes for a well-behaved client.
+pub async fn assert_still_serving(addr: SocketAddr) {
+    let mut ws = bounded(wsock::Client::new(format!("ws://{addr}/echo")).connect())
+        .await
+        .expect("the server no longer accepts connections");
+    ws.send(Message::text("still there?")).await.unwrap();
+    let reply = bounded(ws.recv()).await.unwrap().unwrap();
+    assert_eq!(reply.as_text(), Some("still there?"));
+    ws.close(wsock::CloseCode::NORMAL, "").await.unwrap();
+}
+
+/// Sends a raw request head and returns the status code and the whole response head.
+pub async fn raw_request(addr: SocketAddr, head: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before it has read everything we send.
+    let _ = stream.write_all(head).await;
+    let mut response = Vec::new();
+    let _ = bounded(stream.read_to_end(&mut response)).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP status in {text:?}"));
+    (status, text)
+}
+
+/// A valid request head for `path` with `extra` header lines.
+pub fn request_head(addr: SocketAddr, path: &str, extra: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    )
+}
+
+/// Opens a WebSocket by hand and returns the raw stream after the 101 response.
+pub async fn raw_websocket(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(request_head(addr, "/echo", "").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        bounded(stream.read_exact(&mut byte)).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// A client frame: `first` is the whole first byte; masked with a fixed key.
+pub fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0xa1, 0xb2, 0xc3, 0xd4];
+    let mut out = vec![first];
+    match payload.len() {
+        n @ 0..=125 => out.push(0x80 | n as u8),
+        n @ 126..=0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+/// Reads server frames until a close frame; returns its code (None if empty), and
+/// checks the server then closes the TCP connection.
+pub async fn read_close_code(stream: &mut TcpStream) -> Option<u16> {
+    loop {
+        let mut header = [0u8; 2];
+        bounded(stream.read_exact(&mut header))
+            .await
+            .expect("expected a frame");
+        assert_eq!(header[1] & 0x80, 0, "servers must not mask");
+        let len = match header[1] & 0x7f {
+            126 => {
+                let mut ext = [0u8; 2];
+                stream.read_exact(&mut ext).await.unwrap();
+                u64::from(u16::from_be_bytes(ext))
+            }
+            127 => {
+                let mut ext = [0u8; 8];
+                stream.read_exact(&mut ext).await.unwrap();
+                u64::from_be_bytes(ext)
+            }
+            n => u64::from(n),
+        };
+        let mut payload = vec![0u8; len as usize];
+        bounded(stream.read_exact(&mut payload)).await.unwrap();
+        if header[0] & 0x0f == 0x8 {
+            let mut rest = Vec::new();
+            // `bounded` fails the test unless the server closes TCP in time; a reset
+            // instead of a FIN is still a close.
+            let _ = bounded(stream.read_to_end(&mut rest)).await;
+            assert!(rest.is_empty(), "nothing may follow a close frame");
+            return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+        }
+    }
+}
