@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The Autobahn TestSuite cases, run by kosoku against wsock as a server (`wsock echo`)
+# and as a client (examples/autobahn_client.rs). One kosoku process per case group,
+# each under `timeout`, since kosoku has no per-case timeout and reports only at the end.
+#
+# Usage: scripts/autobahn.sh [server|client|both]   (needs .venv and release binaries;
+# scripts/test.sh prepares both). Reports go to target/autobahn/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+MODE=${1:-both}
+CASE_GROUPS=${CASE_GROUPS:-"1 2 3 4 5 6 7 9 10"}   # Autobahn has no group 8; 12/13 need deflate
+OUT=target/autobahn
+KOSOKU=.venv/bin/kosoku
+BIN=target/release
+GROUP_TIMEOUT=600
+
+run_server_side() {
+  rm -rf "$OUT/server" && mkdir -p "$OUT/server"
+  local port pid status=0
+  port=$(free_port)
+  "$BIN/wsock" echo --listen "127.0.0.1:$port" >"$OUT/server/wsock-echo.log" 2>&1 &
+  pid=$!
+  wait_for_port "$port"
+  for group in $CASE_GROUPS; do
+    if ! timeout "$GROUP_TIMEOUT" "$KOSOKU" "ws://127.0.0.1:$port/echo" -i "$group.*" \
+        -o "$OUT/server/$group" >"$OUT/server/kosoku-$group.log" 2>&1; then
+      echo "kosoku (server side) group $group did not finish cleanly:"; tail -5 "$OUT/server/kosoku-$group.log"
+      status=1
+    fi
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "wsock as server:"
+  .venv/bin/python scripts/autobahn_verdicts.py "$OUT"/server/*/ --markdown "$OUT/server.md" || status=1
+  return $status
+}
+
+run_client_side() {
+  rm -rf "$OUT/client" && mkdir -p "$OUT/client"
+  local port pid status=0
+  for group in $CASE_GROUPS; do
+    port=$(free_port)
+    timeout "$GROUP_TIMEOUT" "$KOSOKU" -m fuzzingserver "127.0.0.1:$port" -i "$group.*" \
+      -o "$OUT/client/$group" >"$OUT/client/kosoku-$group.log" 2>&1 &
+    pid=$!
+    wait_for_port "$port"
+    if ! timeout "$GROUP_TIMEOUT" "$BIN/examples/autobahn_client" "ws://127.0.0.1:$port" wsock \
+        >>"$OUT/client/agent.log" 2>&1; then
+      echo "the wsock agent failed in group $group"; status=1
+    fi
+    if ! wait "$pid"; then
+      echo "kosoku (client side) group $group did not finish cleanly:"; tail -5 "$OUT/client/kosoku-$group.log"
+      status=1
+    fi
+  done
+  echo "wsock as client:"
+  .venv/bin/python scripts/autobahn_verdicts.py "$OUT"/client/*/ --markdown "$OUT/client.md" || status=1
+  return $status
+}
+
+status=0
+case "$MODE" in
+  server) run_server_side || status=1 ;;
+  client) run_client_side || status=1 ;;
+  both) run_server_side || status=1; run_client_side || status=1 ;;
+  *) echo "usage: $0 [server|client|both]" >&2; exit 2 ;;
+esac
+exit $status

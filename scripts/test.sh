@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Every test of the project, from a fresh machine: installs the Python peers in .venv,
+# checks formatting and lints, runs the Rust tests, the Autobahn conformance cases as
+# server and client, and the interop tests against Python websockets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+step "Python venv with the test peers (kosoku, websockets, pytest)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (sans-I/O unit tests, doctests, socket tests on 127.0.0.1)"
+cargo test --workspace
+
+step "release build of the CLI and the test agents"
+cargo build --release --workspace --bins --examples
+
+step "Autobahn conformance through kosoku, wsock as server and as client"
+scripts/autobahn.sh both
+
+step "interop with Python websockets"
+.venv/bin/python -m pytest -q tests/interop

@@ -1,0 +1,169 @@
+"""Interoperability with Python's `websockets`, a peer no one here wrote.
+
+Our server (`wsock echo`) against the websockets client, and our client
+(`examples/interop_client.rs`) against a websockets server. Binaries come from
+WSOCK_BIN_DIR (default target/release); scripts/test.sh builds them first.
+"""
+import asyncio
+import os
+import pathlib
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN_DIR = pathlib.Path(os.environ.get("WSOCK_BIN_DIR", ROOT / "target" / "release"))
+TIMEOUT = 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_listening(port, proc):
+    for _ in range(200):  # at most 10 s
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early: {proc.stderr.read()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+@pytest.fixture(scope="module")
+def wsock_echo():
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN_DIR / "wsock"), "echo", "--listen", f"127.0.0.1:{port}", "--protocol", "chat"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_listening(port, proc)
+        yield f"ws://127.0.0.1:{port}/echo", port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 16 * 1024 * 1024])
+def test_binary_echo(wsock_echo, size):
+    url, _ = wsock_echo
+    payload = bytes(i % 251 for i in range(size))
+    with connect(url, max_size=None, open_timeout=TIMEOUT) as ws:
+        ws.send(payload)
+        assert ws.recv(timeout=TIMEOUT) == payload
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 16 * 1024 * 1024])
+def test_text_echo(wsock_echo, size):
+    url, _ = wsock_echo
+    text = "ab☃" * (size // 5) + "x" * (size % 5)  # exactly `size` bytes of UTF-8
+    assert len(text.encode()) == size
+    with connect(url, max_size=None, open_timeout=TIMEOUT) as ws:
+        ws.send(text)
+        assert ws.recv(timeout=TIMEOUT) == text
+
+
+def test_ping_is_answered(wsock_echo):
+    url, _ = wsock_echo
+    with connect(url, open_timeout=TIMEOUT) as ws:
+        pong = ws.ping(b"are you there")
+        assert pong.wait(TIMEOUT)
+
+
+def test_close_code_and_reason_are_echoed(wsock_echo):
+    url, _ = wsock_echo
+    with connect(url, open_timeout=TIMEOUT) as ws:
+        ws.close(4001, "bye")
+    assert ws.protocol.close_rcvd.code == 4001
+    assert ws.protocol.close_rcvd.reason == "bye"
+
+
+def test_subprotocol_is_chosen_among_offers(wsock_echo):
+    url, _ = wsock_echo
+    with connect(url, subprotocols=["superchat", "chat"], open_timeout=TIMEOUT) as ws:
+        assert ws.subprotocol == "chat"
+
+
+def test_foreign_origin_is_rejected_with_403(wsock_echo):
+    url, _ = wsock_echo
+    with pytest.raises(InvalidStatus) as error:
+        connect(url, origin="http://evil.example", open_timeout=TIMEOUT)
+    assert error.value.response.status_code == 403
+
+
+def test_same_origin_is_accepted(wsock_echo):
+    url, port = wsock_echo
+    with connect(url, origin=f"http://127.0.0.1:{port}", open_timeout=TIMEOUT) as ws:
+        ws.send("from a page on the same origin")
+        assert ws.recv(timeout=TIMEOUT) == "from a page on the same origin"
+
+
+class PythonServer:
+    """A websockets echo server on its own event loop thread."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.closes = []
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.main(),), daemon=True)
+
+    async def handler(self, ws):
+        if ws.request.path.startswith("/close-me"):
+            await ws.close(4002, "server bye")
+            return
+        try:
+            async for message in ws:
+                if message == "ping-me":
+                    pong = await ws.ping(b"from-python")
+                    await asyncio.wait_for(pong, TIMEOUT)
+                    await ws.send("pong-ok")
+                else:
+                    await ws.send(message)
+        except ConnectionClosed:
+            pass  # websockets raises for codes other than 1000 and 1001
+        self.closes.append((ws.close_code, ws.close_reason))
+
+    async def main(self):
+        self.stop = asyncio.Event()
+        async with serve(self.handler, "127.0.0.1", self.port, subprotocols=["chat"], max_size=None):
+            self.ready.set()
+            await self.stop.wait()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.ready.wait(TIMEOUT)
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(TIMEOUT)
+
+
+def test_wsock_client_against_websockets_server():
+    with PythonServer() as server:
+        result = subprocess.run(
+            [str(BIN_DIR / "examples" / "interop_client"), f"ws://127.0.0.1:{server.port}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        for _ in range(100):  # the handler records the close just after it completes
+            if server.closes:
+                break
+            time.sleep(0.05)
+        assert server.closes == [(4001, "bye")]
