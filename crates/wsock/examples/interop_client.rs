@@ -27,15 +27,24 @@ async fn run(base: &str) -> Result<(), Box<dyn std::error::Error>> {
         .config(Config::default().with_limits(limits))
         .connect()
         .await?;
-    check(ws.protocol() == Some("chat"), "the server chose the offered subprotocol chat")?;
+    check(
+        ws.protocol() == Some("chat"),
+        "the server chose the offered subprotocol chat",
+    )?;
 
     for len in [0usize, 125, 126, 65535, 65536, 16 << 20] {
         let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         ws.send(Message::binary(data.clone())).await?;
-        check(ws.recv().await? == Some(Message::binary(data)), &format!("binary echo of {len} bytes"))?;
+        check(
+            ws.recv().await? == Some(Message::binary(data)),
+            &format!("binary echo of {len} bytes"),
+        )?;
         let text = "ü".repeat(len / 2);
         ws.send(Message::text(text.clone())).await?;
-        check(ws.recv().await? == Some(Message::text(text)), &format!("text echo of {len} bytes"))?;
+        check(
+            ws.recv().await? == Some(Message::text(text)),
+            &format!("text echo of {len} bytes"),
+        )?;
     }
 
     ws.ping(&b"from-wsock"[..]).await?;
@@ -52,10 +61,17 @@ async fn run(base: &str) -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     // websockets refuses clients that offer no subprotocol when it is configured with some.
-    let mut ws = Client::new(format!("{base}/close-me")).protocol("chat").connect().await?;
-    check(ws.recv().await?.is_none(), "a server-initiated close ends the stream")?;
+    let mut ws = Client::new(format!("{base}/close-me"))
+        .protocol("chat")
+        .connect()
+        .await?;
     check(
-        ws.peer_close_frame().cloned().flatten() == Some(CloseFrame::new(CloseCode(4002), "server bye")),
+        ws.recv().await?.is_none(),
+        "a server-initiated close ends the stream",
+    )?;
+    check(
+        ws.peer_close_frame().cloned().flatten()
+            == Some(CloseFrame::new(CloseCode(4002), "server bye")),
         "the server's close code and reason arrived",
     )?;
     Ok(())
@@ -63,7 +79,9 @@ async fn run(base: &str) -> Result<(), Box<dyn std::error::Error>> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let base = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:8765".to_owned());
+    let base = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:8765".to_owned());
     if let Err(error) = run(&base).await {
         eprintln!("{error}");
         std::process::exit(1);
