@@ -4,6 +4,8 @@
 mod connect;
 mod echo;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 
 /// WebSocket (RFC 6455) tools.
@@ -27,6 +29,7 @@ fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

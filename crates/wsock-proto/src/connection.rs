@@ -51,6 +51,9 @@ pub enum Event {
     Close(Option<CloseFrame>),
 }
 
+/// Smallest step by which the receive buffer grows for a partly received frame.
+const MIN_GROWTH: usize = 64 << 10;
+
 #[derive(Clone, Copy, Debug)]
 struct PendingFrame {
     header: FrameHeader,
@@ -247,7 +250,12 @@ impl Connection {
                     pending.checked = available;
                 }
                 self.pending = Some(pending);
-                self.input.reserve(payload_len - available);
+                // Grow with what arrives (at most doubling), never straight to the
+                // declared length: a peer that declares 16 MiB and sends 10 bytes
+                // must not cost 16 MiB.
+                let missing = payload_len - available;
+                self.input
+                    .reserve(missing.min(self.input.capacity().max(MIN_GROWTH)));
                 return Ok(None);
             }
             self.pending = None;

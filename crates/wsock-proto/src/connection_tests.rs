@@ -554,6 +554,23 @@ mod limits {
     }
 
     #[test]
+    fn buffer_grows_with_what_arrives_not_with_what_is_declared() {
+        // A frame declaring the maximum 16 MiB, of which only 10 bytes arrive.
+        let mut wire = vec![0x82, 0xff];
+        wire.extend_from_slice(&(16u64 << 20).to_be_bytes());
+        wire.extend_from_slice(&KEY);
+        wire.extend_from_slice(&[0; 10]);
+        let mut s = server();
+        s.receive_data(&wire);
+        assert_eq!(s.next_event().unwrap(), None);
+        assert!(
+            s.input_buffer().capacity() < 1 << 20,
+            "{}",
+            s.input_buffer().capacity()
+        );
+    }
+
+    #[test]
     fn message_over_the_limit_across_fragments_is_1009() {
         let mut wire = masked(0x02, &[0; 600]);
         wire.extend(masked(0x80, &[0; 600]));

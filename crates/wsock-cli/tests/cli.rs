@@ -1,0 +1,169 @@
+//! The `wsock` binary end to end on 127.0.0.1: `echo` serving, `connect` talking to it,
+//! and the one-line errors.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const WSOCK: &str = env!("CARGO_BIN_EXE_wsock");
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// `wsock echo` on a free port; returns the process and its URL, read from its log.
+struct EchoServer {
+    child: Child,
+    url: String,
+}
+
+impl EchoServer {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(WSOCK)
+            .args(["echo", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (found, url) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut found = Some(found);
+            // Keep draining the log so the server never blocks on a full pipe.
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(start) = line.find("ws://") {
+                    let url = line[start..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    if let Some(found) = found.take() {
+                        let _ = found.send(url);
+                    }
+                }
+            }
+        });
+        let url = url
+            .recv_timeout(PATIENCE)
+            .expect("wsock echo never said where it listens");
+        Self { child, url }
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn connect(args: &[&str], stdin: &str) -> Outcome {
+    let mut child = Command::new(WSOCK)
+        .arg("connect")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let (done, outcome) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = outcome
+        .recv_timeout(PATIENCE)
+        .expect("wsock connect did not exit")
+        .unwrap();
+    Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn connect_sends_stdin_lines_and_prints_the_echoes() {
+    let server = EchoServer::start(&[]);
+    let out = connect(&[&server.url], "hello\nworld ☃\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "hello\nworld ☃\n");
+}
+
+#[test]
+fn subprotocol_and_headers_are_offered() {
+    let server = EchoServer::start(&["--protocol", "chat"]);
+    let out = connect(
+        &[&server.url, "--protocol", "chat", "-H", "X-Trace: 1"],
+        "x\n",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("subprotocol chat"), "{}", out.stderr);
+}
+
+#[test]
+fn foreign_origin_is_refused_with_403_unless_allowed() {
+    let server = EchoServer::start(&[]);
+    let out = connect(&[&server.url, "--origin", "http://evil.example"], "");
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("403"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+
+    let server = EchoServer::start(&["--allow-origin", "http://app.example"]);
+    let out = connect(&[&server.url, "--origin", "http://app.example"], "hi\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "hi\n");
+}
+
+#[test]
+fn unknown_path_reports_404_in_one_line() {
+    let server = EchoServer::start(&[]);
+    let url = server.url.replace("/echo", "/missing");
+    let out = connect(&[&url], "");
+    assert_eq!(out.code, Some(1));
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("404 Not Found"), "{}", out.stderr);
+}
+
+#[test]
+fn refused_connection_is_one_line() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = free.local_addr().unwrap();
+    drop(free);
+    let out = connect(&[&format!("ws://{addr}/echo")], "");
+    assert_eq!(out.code, Some(1));
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("wsock: could not connect"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_url_is_one_line() {
+    let out = connect(&["http://127.0.0.1/"], "");
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.starts_with("wsock: invalid WebSocket URL"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_header_is_one_line() {
+    let out = connect(&["ws://127.0.0.1:1/", "-H", "no colon here"], "");
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("invalid header"), "{}", out.stderr);
+}
