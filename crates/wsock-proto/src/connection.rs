@@ -3,6 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseFrame, MAX_REASON_LEN};
+use crate::deflate::{DeflateCodec, DeflateConfig, DeflateParams};
 use crate::error::{LocalError, ProtocolError};
 use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::limits::Limits;
@@ -58,16 +59,33 @@ const MIN_GROWTH: usize = 64 << 10;
 struct PendingFrame {
     header: FrameHeader,
     header_len: usize,
-    /// Payload bytes already unmasked and, for text, validated.
+    /// Payload bytes already unmasked and, for uncompressed text, validated.
     checked: usize,
+    /// The frame's raw payload is text to validate as it arrives (text, uncompressed).
     is_text: bool,
+    /// The frame belongs to a permessage-deflate compressed message.
+    compressed: bool,
 }
 
 #[derive(Debug)]
 struct PartialMessage {
     is_text: bool,
+    compressed: bool,
+    /// The payload so far: raw frames for an uncompressed message…
     payload: BytesMut,
+    /// …or the inflated bytes for a compressed one.
+    inflated: Vec<u8>,
     frames: usize,
+}
+
+impl PartialMessage {
+    fn len(&self) -> usize {
+        if self.compressed {
+            self.inflated.len()
+        } else {
+            self.payload.len()
+        }
+    }
 }
 
 /// A WebSocket connection after the opening handshake, with no I/O.
@@ -91,6 +109,9 @@ pub struct Connection {
     failure: Option<ProtocolError>,
     peer_close: Option<Option<CloseFrame>>,
     eof: bool,
+    deflate: Option<DeflateCodec>,
+    /// Reused buffer for compressed output.
+    scratch: Vec<u8>,
 }
 
 impl Connection {
@@ -114,7 +135,25 @@ impl Connection {
             failure: None,
             peer_close: None,
             eof: false,
+            deflate: None,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters agreed in the handshake;
+    /// `config` supplies the compression level and threshold.
+    pub fn enable_deflate(&mut self, params: &DeflateParams, config: &DeflateConfig) {
+        self.deflate = Some(DeflateCodec::new(
+            self.role,
+            params,
+            config.level,
+            config.threshold,
+        ));
+    }
+
+    /// Whether permessage-deflate is on.
+    pub fn deflate_enabled(&self) -> bool {
+        self.deflate.is_some()
     }
 
     /// This end's role.
@@ -220,16 +259,18 @@ impl Connection {
                         return Ok(None);
                     };
                     self.check_header(&header)?;
-                    let is_text = match header.opcode {
-                        OpCode::Text => true,
-                        OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.is_text),
-                        _ => false,
+                    let (text_message, compressed) = match (header.opcode, &self.partial) {
+                        (OpCode::Text, _) => (true, header.rsv != 0),
+                        (OpCode::Binary, _) => (false, header.rsv != 0),
+                        (OpCode::Continuation, Some(p)) => (p.is_text, p.compressed),
+                        _ => (false, false),
                     };
                     PendingFrame {
                         header,
                         header_len,
                         checked: 0,
-                        is_text,
+                        is_text: text_message && !compressed,
+                        compressed,
                     }
                 }
             };
@@ -269,14 +310,22 @@ impl Connection {
                     .feed(&payload[pending.checked..])
                     .map_err(|_| ProtocolError::InvalidUtf8)?;
             }
-            if let Some(event) = self.handle_frame(pending.header, payload)? {
+            if let Some(event) = self.handle_frame(pending.header, pending.compressed, payload)? {
                 return Ok(Some(event));
             }
         }
     }
 
     fn check_header(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        if header.rsv != 0 {
+        // RSV1 marks the first frame of a compressed message, once deflate is on.
+        let rsv1_allowed =
+            self.deflate.is_some() && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        let forbidden = if rsv1_allowed {
+            header.rsv & 0b011
+        } else {
+            header.rsv
+        };
+        if forbidden != 0 {
             return Err(ProtocolError::ReservedBits(header.rsv));
         }
         match (self.role, header.mask.is_some()) {
@@ -307,8 +356,10 @@ impl Connection {
                 limit: self.limits.max_frame_size,
             });
         }
-        let so_far = self.partial.as_ref().map_or(0, |p| p.payload.len() as u64);
-        if so_far + header.payload_len > self.limits.max_message_size as u64 {
+        let compressed = header.rsv != 0 || self.partial.as_ref().is_some_and(|p| p.compressed);
+        let so_far = self.partial.as_ref().map_or(0, |p| p.len() as u64);
+        // A compressed message is measured after inflating, while it inflates.
+        if !compressed && so_far + header.payload_len > self.limits.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
                 limit: self.limits.max_message_size,
             });
@@ -319,33 +370,45 @@ impl Connection {
     fn handle_frame(
         &mut self,
         header: FrameHeader,
+        compressed: bool,
         payload: BytesMut,
     ) -> Result<Option<Event>, ProtocolError> {
         match header.opcode {
-            OpCode::Text | OpCode::Binary if header.fin => {
-                let is_text = header.opcode == OpCode::Text;
-                Ok(Some(self.finish_message(is_text, payload)?))
-            }
             OpCode::Text | OpCode::Binary => {
-                self.partial = Some(PartialMessage {
+                let mut partial = PartialMessage {
                     is_text: header.opcode == OpCode::Text,
-                    payload,
+                    compressed,
+                    payload: BytesMut::new(),
+                    inflated: Vec::new(),
                     frames: 1,
-                });
+                };
+                if compressed {
+                    self.inflate(&payload, header.fin, &mut partial)?;
+                } else {
+                    partial.payload = payload;
+                }
+                if header.fin {
+                    return Ok(Some(self.finish_message(partial)?));
+                }
+                self.partial = Some(partial);
                 Ok(None)
             }
             OpCode::Continuation => {
                 // check_header guarantees a partial message exists.
-                let Some(partial) = self.partial.as_mut() else {
+                let Some(mut partial) = self.partial.take() else {
                     return Err(ProtocolError::UnexpectedContinuation);
                 };
-                partial.payload.extend_from_slice(&payload);
                 partial.frames += 1;
-                if !header.fin {
-                    return Ok(None);
+                if partial.compressed {
+                    self.inflate(&payload, header.fin, &mut partial)?;
+                } else {
+                    partial.payload.extend_from_slice(&payload);
                 }
-                let partial = self.partial.take().expect("checked just above");
-                Ok(Some(self.finish_message(partial.is_text, partial.payload)?))
+                if header.fin {
+                    return Ok(Some(self.finish_message(partial)?));
+                }
+                self.partial = Some(partial);
+                Ok(None)
             }
             OpCode::Ping => {
                 if self.state == State::Open {
@@ -368,8 +431,39 @@ impl Connection {
         }
     }
 
-    fn finish_message(&mut self, is_text: bool, payload: BytesMut) -> Result<Event, ProtocolError> {
-        let payload = payload.freeze();
+    /// Inflates a compressed frame into the message, validating new text at once.
+    fn inflate(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        partial: &mut PartialMessage,
+    ) -> Result<(), ProtocolError> {
+        // check_header only lets RSV1 through once deflate is on.
+        let Some(codec) = self.deflate.as_mut() else {
+            return Err(ProtocolError::ReservedBits(0b100));
+        };
+        let start = partial.inflated.len();
+        codec.decompress(
+            input,
+            last,
+            &mut partial.inflated,
+            self.limits.max_message_size,
+        )?;
+        if partial.is_text {
+            self.utf8
+                .feed(&partial.inflated[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    fn finish_message(&mut self, partial: PartialMessage) -> Result<Event, ProtocolError> {
+        let is_text = partial.is_text;
+        let payload = if partial.compressed {
+            Bytes::from(partial.inflated)
+        } else {
+            partial.payload.freeze()
+        };
         let message = if is_text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             Message::Text(Utf8Bytes::from_validated(payload))
@@ -408,14 +502,48 @@ impl Connection {
         }
     }
 
-    /// Queues a text message as one frame.
+    /// Queues a text message as one frame (compressed if deflate is on and the text
+    /// reaches the threshold).
     pub fn send_text(&mut self, text: &str) -> Result<(), LocalError> {
-        self.send_frame(OpCode::Text, true, text.as_bytes())
+        self.queue_data(OpCode::Text, text.as_bytes(), true)
     }
 
-    /// Queues a binary message as one frame.
+    /// Queues a binary message as one frame (compressed as for text).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), LocalError> {
-        self.send_frame(OpCode::Binary, true, data)
+        self.queue_data(OpCode::Binary, data, true)
+    }
+
+    /// Queues a message without compressing it, for payloads that are compressed
+    /// already (images, archives).
+    pub fn send_uncompressed(&mut self, message: &Message) -> Result<(), LocalError> {
+        match message {
+            Message::Text(text) => self.queue_data(OpCode::Text, text.as_bytes(), false),
+            Message::Binary(data) => self.queue_data(OpCode::Binary, data, false),
+            other => self.send(other),
+        }
+    }
+
+    fn queue_data(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        may_compress: bool,
+    ) -> Result<(), LocalError> {
+        self.ensure_can_send()?;
+        match self.deflate.as_mut() {
+            Some(codec) if may_compress && codec.wants(payload.len()) => {
+                let mut compressed = std::mem::take(&mut self.scratch);
+                codec.compress(payload, &mut compressed);
+                let mask = self.keys.as_mut().map(MaskKeys::next_key);
+                encode_frame(&mut self.output, opcode, true, 0b100, mask, &compressed);
+                // Keep a modest buffer for the next message, not the largest one seen.
+                if compressed.capacity() <= MIN_GROWTH {
+                    self.scratch = compressed;
+                }
+            }
+            _ => self.queue_frame(opcode, true, payload),
+        }
+        Ok(())
     }
 
     /// Queues a ping; `payload` is at most 125 bytes.

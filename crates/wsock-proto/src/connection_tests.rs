@@ -659,3 +659,161 @@ mod pair {
         );
     }
 }
+
+mod deflate {
+    //! permessage-deflate inside the connection: RSV1, fragments, limits, threshold.
+    use super::*;
+    use crate::deflate::{DeflateConfig, DeflateParams};
+
+    fn with_deflate(role: Role, limits: Limits) -> Connection {
+        let mut conn = Connection::with_limits(role, limits);
+        conn.enable_deflate(
+            &DeflateParams::default(),
+            &DeflateConfig::default().threshold(0),
+        );
+        conn
+    }
+
+    fn deflate_pair() -> (Connection, Connection) {
+        (
+            with_deflate(Role::Client, Limits::default()),
+            with_deflate(Role::Server, Limits::default()),
+        )
+    }
+
+    fn deliver(from: &mut Connection, to: &mut Connection) -> Vec<Event> {
+        let bytes = from.take_output();
+        to.receive_data(&bytes);
+        let mut events = Vec::new();
+        while let Some(event) = to.next_event().unwrap() {
+            events.push(event);
+        }
+        events
+    }
+
+    #[test]
+    fn compressed_messages_round_trip_with_rsv1_on_the_wire() {
+        let (mut c, mut s) = deflate_pair();
+        let text = "hello hello hello hello hello hello";
+        c.send_text(text).unwrap();
+        let wire = c.pending_output().to_vec();
+        assert_eq!(wire[0], 0xC1, "FIN + RSV1 + text");
+        assert!(wire.len() < text.len(), "compressed");
+        s.receive_data(&wire);
+        c.take_output();
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::text(text)))
+        );
+        s.send_binary(&[7u8; 10_000]).unwrap();
+        assert_eq!(
+            deliver(&mut s, &mut c),
+            vec![Event::Message(Message::binary(vec![7u8; 10_000]))]
+        );
+    }
+
+    #[test]
+    fn control_frames_are_never_compressed() {
+        let (mut c, _) = deflate_pair();
+        c.send_ping(&[b'a'; 100]).unwrap();
+        assert_eq!(c.pending_output()[0], 0x89);
+    }
+
+    #[test]
+    fn small_messages_and_opted_out_ones_go_uncompressed() {
+        let mut c = Connection::new(Role::Client);
+        c.enable_deflate(
+            &DeflateParams::default(),
+            &DeflateConfig::default().threshold(64),
+        );
+        c.send_text("short").unwrap();
+        assert_eq!(c.take_output()[0], 0x81);
+        c.send_uncompressed(&Message::binary(vec![0u8; 1000]))
+            .unwrap();
+        assert_eq!(c.take_output()[0], 0x82);
+        c.send_binary(&[0u8; 1000]).unwrap();
+        assert_eq!(c.take_output()[0], 0xC2);
+    }
+
+    #[test]
+    fn fragmented_compressed_message_has_rsv1_on_the_first_frame_only() {
+        // Compress a message, then send its bytes in three frames.
+        let (mut c, mut s) = deflate_pair();
+        let text = "fragmented and compressed ".repeat(50);
+        c.send_text(&text).unwrap();
+        let whole = c.take_output();
+        let (header, len) = FrameHeader::decode(&whole).unwrap().unwrap();
+        let mut body = whole[len..].to_vec();
+        apply_mask(&mut body, header.mask.unwrap(), 0);
+        let third = body.len() / 3;
+        let mut wire = raw(0x41, &body[..third], Some(KEY)); // RSV1, text, no FIN
+        wire.extend(raw(0x89, b"between", Some(KEY)));
+        wire.extend(raw(0x00, &body[third..2 * third], Some(KEY)));
+        wire.extend(raw(0x80, &body[2 * third..], Some(KEY)));
+        s.receive_data(&wire);
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Ping(Bytes::from_static(b"between")))
+        );
+        assert_eq!(
+            s.next_event().unwrap(),
+            Some(Event::Message(Message::text(text)))
+        );
+    }
+
+    #[test]
+    fn rsv1_on_a_continuation_or_control_frame_is_1002() {
+        let s = with_deflate(Role::Server, Limits::default());
+        let mut wire = masked(0x01, b"a");
+        wire.extend(masked(0xC0, b"b"));
+        assert_eq!(failure_of(s, &wire), ProtocolError::ReservedBits(0b100));
+        let s = with_deflate(Role::Server, Limits::default());
+        assert_eq!(
+            failure_of(s, &masked(0xC9, b"")),
+            ProtocolError::ReservedBits(0b100)
+        );
+    }
+
+    #[test]
+    fn rsv2_and_rsv3_stay_forbidden() {
+        let s = with_deflate(Role::Server, Limits::default());
+        assert_eq!(
+            failure_of(s, &masked(0xA1, b"x")),
+            ProtocolError::ReservedBits(0b010)
+        );
+    }
+
+    #[test]
+    fn bomb_closes_with_1009() {
+        let limits = Limits {
+            max_message_size: 1 << 20,
+            ..Limits::default()
+        };
+        let mut c = with_deflate(Role::Client, Limits::default());
+        let s = with_deflate(Role::Server, limits);
+        c.send_binary(&vec![0u8; 16 << 20]).unwrap();
+        let wire = c.take_output();
+        assert!(wire.len() < 64 << 10);
+        let err = failure_of(s, &wire);
+        assert_eq!(err, ProtocolError::MessageTooLarge { limit: 1 << 20 });
+    }
+
+    #[test]
+    fn invalid_utf8_inside_compressed_text_is_1007() {
+        let mut c = with_deflate(Role::Client, Limits::default());
+        let s = with_deflate(Role::Server, Limits::default());
+        // Compress invalid UTF-8 as if it were text.
+        c.send_binary(b"valid prefix \xff\xfe invalid").unwrap();
+        let mut wire = c.take_output().to_vec();
+        wire[0] = 0xC1;
+        assert_eq!(failure_of(s, &wire), ProtocolError::InvalidUtf8);
+    }
+
+    #[test]
+    fn garbage_in_a_compressed_frame_is_1007() {
+        let s = with_deflate(Role::Server, Limits::default());
+        let err = failure_of(s, &masked(0xC2, &[0xff; 8]));
+        assert_eq!(err, ProtocolError::InvalidCompressedData);
+        assert_eq!(err.close_code(), CloseCode::INVALID_PAYLOAD);
+    }
+}

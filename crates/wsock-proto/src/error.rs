@@ -49,6 +49,9 @@ pub enum ProtocolError {
     /// A close reason that is not UTF-8.
     #[error("a close frame's reason is not valid UTF-8")]
     InvalidCloseReason,
+    /// permessage-deflate data that does not inflate.
+    #[error("a compressed message is not valid deflate data")]
+    InvalidCompressedData,
     /// A frame larger than [`crate::Limits::max_frame_size`].
     #[error("a frame of {size} bytes exceeds the limit of {limit} bytes (Limits::max_frame_size)")]
     FrameTooLarge {
@@ -75,7 +78,9 @@ impl ProtocolError {
     /// The close code this error is answered with.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 | Self::InvalidCloseReason => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             Self::FrameTooLarge { .. }
             | Self::MessageTooLarge { .. }
             | Self::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
@@ -154,6 +159,9 @@ pub enum HandshakeError {
     /// The server picked a subprotocol the client did not offer.
     #[error("the server chose subprotocol {0:?}, which the client did not offer")]
     UnofferedProtocol(String),
+    /// The server's answer to our permessage-deflate offer is invalid.
+    #[error("the server's permessage-deflate answer is invalid: {0}")]
+    InvalidExtension(String),
     /// The server enabled an extension the client did not offer.
     #[error("the server enabled extension {0:?}, which the client did not offer")]
     UnofferedExtension(String),

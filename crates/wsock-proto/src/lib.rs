@@ -17,6 +17,7 @@
 
 mod close;
 mod connection;
+pub mod deflate;
 mod error;
 mod frame;
 pub mod handshake;
@@ -27,6 +28,7 @@ mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{Connection, Event, Role, State};
+pub use deflate::{negotiate_server, parse_client_response, DeflateConfig, DeflateParams};
 pub use error::{HandshakeError, LocalError, ProtocolError};
 pub use frame::{encode_frame, FrameHeader, OpCode};
 pub use limits::Limits;

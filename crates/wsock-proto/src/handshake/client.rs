@@ -5,6 +5,7 @@ use http::StatusCode;
 
 use super::headers::{has_token, header_tokens, to_header_map};
 use super::{accept_key, generate_key};
+use crate::deflate::{parse_client_response, DeflateConfig, DeflateParams};
 use crate::error::HandshakeError;
 use crate::limits::Limits;
 
@@ -27,6 +28,7 @@ pub struct UpgradeRequest {
     protocols: Vec<String>,
     headers: HeaderMap,
     key: String,
+    deflate: Option<DeflateConfig>,
 }
 
 /// What the server agreed to.
@@ -36,6 +38,8 @@ pub struct Accepted {
     pub response: http::Response<()>,
     /// The subprotocol the server chose, one of those offered.
     pub protocol: Option<String>,
+    /// The permessage-deflate parameters, if the server accepted our offer.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl UpgradeRequest {
@@ -48,6 +52,7 @@ impl UpgradeRequest {
             protocols: Vec::new(),
             headers: HeaderMap::new(),
             key: generate_key(),
+            deflate: None,
         }
     }
 
@@ -64,6 +69,12 @@ impl UpgradeRequest {
         S: Into<String>,
     {
         self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Offers permessage-deflate with `config`.
+    pub fn deflate(mut self, config: DeflateConfig) -> Self {
+        self.deflate = Some(config);
         self
     }
 
@@ -105,6 +116,12 @@ impl UpgradeRequest {
             push(
                 "Sec-WebSocket-Protocol",
                 self.protocols.join(", ").as_bytes(),
+            );
+        }
+        if let Some(deflate) = &self.deflate {
+            push(
+                "Sec-WebSocket-Extensions",
+                deflate.client_offer().as_bytes(),
             );
         }
         for (name, value) in &self.headers {
@@ -163,15 +180,34 @@ impl UpgradeRequest {
             [one] if self.protocols.iter().any(|p| p == one) => Some((*one).to_owned()),
             _ => return Err(HandshakeError::UnofferedProtocol(chosen.join(", "))),
         };
-        if let Some(extension) = header_tokens(&headers, &header::SEC_WEBSOCKET_EXTENSIONS).next() {
-            return Err(HandshakeError::UnofferedExtension(extension.to_owned()));
-        }
+        let answers: Vec<&str> = headers
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let deflate = match (
+            &self.deflate,
+            header_tokens(&headers, &header::SEC_WEBSOCKET_EXTENSIONS).next(),
+        ) {
+            (_, None) => None,
+            (None, Some(extension)) => {
+                let name = extension.split(';').next().unwrap_or(extension).trim();
+                return Err(HandshakeError::UnofferedExtension(name.to_owned()));
+            }
+            (Some(config), Some(_)) => {
+                Some(parse_client_response(answers.iter().copied(), config)?)
+            }
+        };
         let mut response = http::Response::builder()
             .status(status)
             .body(())
             .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
         *response.headers_mut() = headers;
-        Ok(Accepted { response, protocol })
+        Ok(Accepted {
+            response,
+            protocol,
+            deflate,
+        })
     }
 }
 

@@ -112,3 +112,34 @@ fn missing_upgrade_header_is_rejected() {
         HandshakeError::MissingHeader("Upgrade")
     );
 }
+
+#[test]
+fn deflate_is_offered_and_its_answer_checked() {
+    use crate::deflate::{negotiate_server, DeflateConfig};
+    let req = UpgradeRequest::new("h", "/").deflate(DeflateConfig::default());
+    let head = String::from_utf8(req.encode()).unwrap();
+    assert!(
+        head.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
+    );
+    let parsed = server::parse_request(head.as_bytes(), &Limits::default()).unwrap();
+    let offers = parsed
+        .request()
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+    let (_, answer) = negotiate_server(
+        offers.iter().filter_map(|v| v.to_str().ok()),
+        &DeflateConfig::default(),
+    )
+    .unwrap();
+    let mut extra = HeaderMap::new();
+    extra.insert(header::SEC_WEBSOCKET_EXTENSIONS, answer.parse().unwrap());
+    let accepted = req
+        .validate_response(&parsed.accept(None, &extra), &Limits::default())
+        .unwrap();
+    assert!(accepted.deflate.is_some());
+    // Declined: no extension header in the answer.
+    let accepted = req
+        .validate_response(&parsed.accept(None, &HeaderMap::new()), &Limits::default())
+        .unwrap();
+    assert!(accepted.deflate.is_none());
+}

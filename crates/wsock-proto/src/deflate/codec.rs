@@ -1,0 +1,360 @@
+//! Compressing and inflating message payloads (RFC 7692 section 7.2).
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::DeflateParams;
+use crate::connection::Role;
+use crate::error::ProtocolError;
+
+/// What a sync flush ends with; stripped when sending, restored when receiving.
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// One connection's compressor and decompressor, created on first use so that a
+/// connection that sends only small messages pays for neither.
+pub(crate) struct DeflateCodec {
+    compress_bits: u8,
+    compress_reset: bool,
+    decompress_bits: u8,
+    decompress_reset: bool,
+    level: u32,
+    threshold: usize,
+    compressor: Option<Box<Compress>>,
+    decompressor: Option<Box<Decompress>>,
+    /// Set when the peer ended its deflate stream (a final block): the next message
+    /// needs a fresh decompressor.
+    stream_ended: bool,
+}
+
+impl std::fmt::Debug for DeflateCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeflateCodec")
+            .field("compress_bits", &self.compress_bits)
+            .field("decompress_bits", &self.decompress_bits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeflateCodec {
+    pub(crate) fn new(role: Role, params: &DeflateParams, level: u32, threshold: usize) -> Self {
+        let (ours, theirs) = match role {
+            Role::Server => (
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+            ),
+            Role::Client => (
+                (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+                (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+            ),
+        };
+        Self {
+            compress_bits: ours.0.clamp(9, 15),
+            compress_reset: ours.1,
+            // Inflating with a larger window than the peer used is always safe.
+            decompress_bits: theirs.0.clamp(9, 15),
+            decompress_reset: theirs.1,
+            level: level.min(9),
+            threshold,
+            compressor: None,
+            decompressor: None,
+            stream_ended: false,
+        }
+    }
+
+    /// Whether a payload of `len` bytes is worth compressing.
+    pub(crate) fn wants(&self, len: usize) -> bool {
+        len >= self.threshold
+    }
+
+    /// Compresses one whole message into `out` (cleared first), without the tail.
+    pub(crate) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
+        let (bits, level) = (self.compress_bits, self.level);
+        let compressor = self.compressor.get_or_insert_with(|| {
+            Box::new(Compress::new_with_window_bits(
+                Compression::new(level),
+                false,
+                bits,
+            ))
+        });
+        out.clear();
+        out.reserve(payload.len() / 2 + 64);
+        let start = compressor.total_in();
+        loop {
+            let consumed = (compressor.total_in() - start) as usize;
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(1024));
+            }
+            // Only a misuse of the stream makes deflate fail; ours is always valid.
+            compressor
+                .compress_vec(&payload[consumed..], out, FlushCompress::Sync)
+                .expect("deflate rejected a valid stream");
+            let done = compressor.total_in() - start == payload.len() as u64;
+            if done && out.len() < out.capacity() {
+                break;
+            }
+        }
+        debug_assert!(out.ends_with(&TAIL));
+        out.truncate(out.len().saturating_sub(TAIL.len()));
+        if self.compress_reset {
+            compressor.reset();
+        }
+    }
+
+    /// Inflates one frame's payload, appending to `out`, and with `last` also the tail
+    /// that ends the message. Fails with 1009 as soon as `out` would pass `limit`, so a
+    /// small bomb never allocates its whole output.
+    pub(crate) fn decompress(
+        &mut self,
+        input: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        if self.stream_ended {
+            self.decompressor = None;
+            self.stream_ended = false;
+        }
+        self.inflate(input, out, limit)?;
+        if last {
+            self.inflate(&TAIL, out, limit)?;
+            if self.decompress_reset {
+                self.decompressor = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn inflate(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
+        let bits = self.decompress_bits;
+        let decompressor = self
+            .decompressor
+            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)));
+        loop {
+            if out.len() == out.capacity() {
+                // Room for one byte past the limit tells "exactly at the limit" from
+                // "over it" without allocating more.
+                let grow = out.capacity().max(4096).min(limit + 1 - out.len());
+                out.reserve_exact(grow);
+            }
+            let (in_before, out_before) = (decompressor.total_in(), decompressor.total_out());
+            let status = decompressor
+                .decompress_vec(input, out, FlushDecompress::Sync)
+                .map_err(|_| ProtocolError::InvalidCompressedData)?;
+            input = &input[(decompressor.total_in() - in_before) as usize..];
+            if out.len() > limit {
+                return Err(ProtocolError::MessageTooLarge { limit });
+            }
+            if status == Status::StreamEnd {
+                self.stream_ended = true;
+                return Ok(());
+            }
+            let progressed =
+                decompressor.total_in() > in_before || decompressor.total_out() > out_before;
+            if input.is_empty() && out.len() < out.capacity() {
+                return Ok(());
+            }
+            if !progressed && out.len() < out.capacity() {
+                return Err(ProtocolError::InvalidCompressedData);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(params: DeflateParams) -> (DeflateCodec, DeflateCodec) {
+        (
+            DeflateCodec::new(Role::Client, &params, 6, 0),
+            DeflateCodec::new(Role::Server, &params, 6, 0),
+        )
+    }
+
+    fn round_trip(sender: &mut DeflateCodec, receiver: &mut DeflateCodec, payload: &[u8]) -> usize {
+        let mut compressed = Vec::new();
+        sender.compress(payload, &mut compressed);
+        let mut inflated = Vec::new();
+        receiver
+            .decompress(&compressed, true, &mut inflated, usize::MAX - 1)
+            .unwrap();
+        assert_eq!(inflated, payload);
+        compressed.len()
+    }
+
+    #[test]
+    fn rfc_7692_7_2_3_1_hello_without_context() {
+        // "Hello" compressed in one block, the tail removed.
+        let wire = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut out = Vec::new();
+        receiver.decompress(&wire, true, &mut out, 1000).unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn rfc_7692_7_2_3_2_hello_twice_with_context_takeover() {
+        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut out = Vec::new();
+        receiver
+            .decompress(
+                &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+                true,
+                &mut out,
+                1000,
+            )
+            .unwrap();
+        // The second "Hello" refers back to the first one's window.
+        let mut second = Vec::new();
+        receiver
+            .decompress(&[0xf2, 0x00, 0x11, 0x00, 0x00], true, &mut second, 1000)
+            .unwrap();
+        assert_eq!(second, b"Hello");
+    }
+
+    #[test]
+    fn rfc_7692_7_2_3_3_no_compression_block() {
+        let wire = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut out = Vec::new();
+        receiver.decompress(&wire, true, &mut out, 1000).unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn rfc_7692_7_2_3_4_two_deflate_blocks_in_one_message() {
+        let wire = [
+            0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut out = Vec::new();
+        receiver.decompress(&wire, true, &mut out, 1000).unwrap();
+        assert_eq!(out, b"Hello");
+    }
+
+    #[test]
+    fn rfc_7692_7_2_3_5_final_block_ends_the_stream_and_next_message_starts_fresh() {
+        let wire = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut out = Vec::new();
+        receiver.decompress(&wire, true, &mut out, 1000).unwrap();
+        assert_eq!(out, b"Hello");
+        let mut again = Vec::new();
+        receiver
+            .decompress(
+                &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+                true,
+                &mut again,
+                1000,
+            )
+            .unwrap();
+        assert_eq!(again, b"Hello");
+    }
+
+    #[test]
+    fn our_hello_matches_the_rfc_bytes() {
+        let (mut client, _) = pair(DeflateParams::default());
+        let mut out = Vec::new();
+        client.compress(b"Hello", &mut out);
+        assert_eq!(out, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+    }
+
+    #[test]
+    fn context_takeover_shrinks_repeated_messages() {
+        let (mut client, mut server) = pair(DeflateParams::default());
+        let message = br#"{"type":"price","symbol":"ACME","bid":101.25,"ask":101.5}"#;
+        let first = round_trip(&mut client, &mut server, message);
+        let second = round_trip(&mut client, &mut server, message);
+        assert!(second < first / 2, "{second} vs {first}");
+    }
+
+    #[test]
+    fn no_context_takeover_resets_between_messages() {
+        let params = DeflateParams {
+            client_no_context_takeover: true,
+            server_no_context_takeover: true,
+            ..DeflateParams::default()
+        };
+        let (mut client, mut server) = pair(params);
+        let message = br#"{"type":"price","symbol":"ACME","bid":101.25,"ask":101.5}"#;
+        let first = round_trip(&mut client, &mut server, message);
+        let second = round_trip(&mut client, &mut server, message);
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn small_windows_round_trip() {
+        for bits in 9..=15 {
+            let params = DeflateParams {
+                client_max_window_bits: bits,
+                server_max_window_bits: bits,
+                ..DeflateParams::default()
+            };
+            let (mut client, mut server) = pair(params);
+            let payload: Vec<u8> = (0..100_000u32)
+                .map(|i| (i % 97) as u8 ^ (i / 1000) as u8)
+                .collect();
+            round_trip(&mut client, &mut server, &payload);
+            round_trip(&mut server, &mut client, &payload);
+        }
+    }
+
+    #[test]
+    fn empty_and_large_payloads_round_trip() {
+        let (mut client, mut server) = pair(DeflateParams::default());
+        round_trip(&mut client, &mut server, b"");
+        let big: Vec<u8> = (0..(4u32 << 20))
+            .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+            .collect();
+        round_trip(&mut client, &mut server, &big);
+    }
+
+    #[test]
+    fn bomb_stops_at_the_limit_without_allocating_its_output() {
+        let (mut client, mut server) = pair(DeflateParams::default());
+        let zeros = vec![0u8; 16 << 20];
+        let mut bomb = Vec::new();
+        client.compress(&zeros, &mut bomb);
+        assert!(
+            bomb.len() < 64 << 10,
+            "16 MiB of zeros compress to {} bytes",
+            bomb.len()
+        );
+        let mut out = Vec::new();
+        let err = server
+            .decompress(&bomb, true, &mut out, 1 << 20)
+            .unwrap_err();
+        assert_eq!(err, ProtocolError::MessageTooLarge { limit: 1 << 20 });
+        assert!(
+            out.capacity() <= (1 << 20) + 1,
+            "allocated {}",
+            out.capacity()
+        );
+    }
+
+    #[test]
+    fn corrupt_data_is_an_error() {
+        let mut server = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut out = Vec::new();
+        let err = server.decompress(&[0xff, 0xff, 0xff, 0xff], true, &mut out, 1000);
+        assert_eq!(err, Err(ProtocolError::InvalidCompressedData));
+    }
+}

@@ -1,0 +1,132 @@
+//! permessage-deflate (RFC 7692): negotiation and the compression codec.
+//!
+//! Compression costs memory per connection (about 256 KiB for a compressor at the
+//! default window, 40 KiB for a decompressor; both are created on first use) and can
+//! leak secrets when attacker-controlled and secret data share a message, so the
+//! library leaves it off unless asked; the CLI turns it on.
+
+mod codec;
+mod negotiate;
+
+pub(crate) use codec::DeflateCodec;
+pub use negotiate::{negotiate_server, parse_client_response};
+
+/// What this end offers (client) or accepts (server) for permessage-deflate.
+///
+/// ```
+/// use wsock_proto::DeflateConfig;
+/// // Lean: no context kept between messages, smaller windows.
+/// let lean = DeflateConfig::default()
+///     .no_context_takeover(true)
+///     .max_window_bits(10);
+/// assert_eq!(lean.client_max_window_bits, 10);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// The server resets its compressor after each message (saves the peer's
+    /// decompressor window between messages, costs ratio).
+    pub server_no_context_takeover: bool,
+    /// The client resets its compressor after each message.
+    pub client_no_context_takeover: bool,
+    /// Largest LZ77 window (log2, 9–15) the server compresses with.
+    pub server_max_window_bits: u8,
+    /// Largest LZ77 window (log2, 9–15) the client compresses with.
+    pub client_max_window_bits: u8,
+    /// zlib compression level, 0–9. Default 6.
+    pub level: u32,
+    /// Messages shorter than this are sent uncompressed. Default 64 bytes.
+    pub threshold: usize,
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        Self {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            level: 6,
+            threshold: 64,
+        }
+    }
+}
+
+impl DeflateConfig {
+    /// Sets both sides' no-context-takeover.
+    pub fn no_context_takeover(mut self, on: bool) -> Self {
+        self.server_no_context_takeover = on;
+        self.client_no_context_takeover = on;
+        self
+    }
+
+    /// Sets both sides' window size, clamped to 9–15 (zlib cannot compress with 8).
+    pub fn max_window_bits(mut self, bits: u8) -> Self {
+        let bits = bits.clamp(9, 15);
+        self.server_max_window_bits = bits;
+        self.client_max_window_bits = bits;
+        self
+    }
+
+    /// Sets the compression level (0–9).
+    pub fn level(mut self, level: u32) -> Self {
+        self.level = level.min(9);
+        self
+    }
+
+    /// Sets the size under which messages are sent uncompressed.
+    pub fn threshold(mut self, bytes: usize) -> Self {
+        self.threshold = bytes;
+        self
+    }
+}
+
+/// The parameters both ends agreed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeflateParams {
+    /// The server resets its compression context after each message.
+    pub server_no_context_takeover: bool,
+    /// The client resets its compression context after each message.
+    pub client_no_context_takeover: bool,
+    /// The server's window (log2).
+    pub server_max_window_bits: u8,
+    /// The client's window (log2).
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    fn default() -> Self {
+        Self {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+impl DeflateParams {
+    /// The `Sec-WebSocket-Extensions` value stating these parameters.
+    pub fn to_header(&self) -> String {
+        let mut value = String::from("permessage-deflate");
+        if self.server_no_context_takeover {
+            value.push_str("; server_no_context_takeover");
+        }
+        if self.client_no_context_takeover {
+            value.push_str("; client_no_context_takeover");
+        }
+        if self.server_max_window_bits < 15 {
+            value.push_str(&format!(
+                "; server_max_window_bits={}",
+                self.server_max_window_bits
+            ));
+        }
+        if self.client_max_window_bits < 15 {
+            value.push_str(&format!(
+                "; client_max_window_bits={}",
+                self.client_max_window_bits
+            ));
+        }
+        value
+    }
+}
