@@ -1,7 +1,7 @@
 use std::fmt::Write as _;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use wsock::{Client, CloseCode, Error, Message};
+use wsock::{Client, CloseCode, DeflateConfig, Error, Message};
 
 /// Arguments of `wsock connect`.
 #[derive(clap::Args)]
@@ -17,6 +17,9 @@ pub struct ConnectArgs {
     /// Extra header, as 'Name: value' (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
+    /// Do not offer permessage-deflate (offered by default).
+    #[arg(long)]
+    no_deflate: bool,
 }
 
 pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
@@ -33,10 +36,20 @@ pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
             .ok_or_else(|| Error::InvalidHeader(header.clone()))?;
         client = client.header(name.trim(), value.trim());
     }
+    if !args.no_deflate {
+        client = client.deflate(DeflateConfig::default());
+    }
     let ws = client.connect().await?;
-    match ws.protocol() {
-        Some(protocol) => eprintln!("connected to {} (subprotocol {protocol})", args.url),
-        None => eprintln!("connected to {}", args.url),
+    let mut notes = Vec::new();
+    if let Some(protocol) = ws.protocol() {
+        notes.push(format!("subprotocol {protocol}"));
+    }
+    if ws.is_compressed() {
+        notes.push("permessage-deflate".to_owned());
+    }
+    match notes.is_empty() {
+        true => eprintln!("connected to {}", args.url),
+        false => eprintln!("connected to {} ({})", args.url, notes.join(", ")),
     }
     let (mut incoming, mut outgoing) = ws.split();
     let mut printer = tokio::spawn(async move {

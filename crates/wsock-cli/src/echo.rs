@@ -1,6 +1,6 @@
 use std::net::SocketAddr;
 
-use wsock::{AcceptOptions, OriginPolicy, Server, WebSocket};
+use wsock::{AcceptOptions, Config, DeflateConfig, Limits, OriginPolicy, Server, WebSocket};
 
 /// Arguments of `wsock echo`.
 #[derive(clap::Args)]
@@ -21,6 +21,17 @@ pub struct EchoArgs {
     /// Subprotocols to accept, most preferred first (repeatable).
     #[arg(long = "protocol", value_name = "NAME")]
     protocols: Vec<String>,
+    /// Decline permessage-deflate (accepted by default).
+    #[arg(long)]
+    no_deflate: bool,
+    /// Messages shorter than this many bytes are echoed uncompressed even with
+    /// permessage-deflate on.
+    #[arg(long, value_name = "BYTES", default_value_t = DeflateConfig::default().threshold)]
+    deflate_threshold: usize,
+    /// Largest message accepted, in bytes (after decompression); larger ones close
+    /// the connection with 1009.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_size)]
+    max_message_size: usize,
 }
 
 async fn echo(mut ws: WebSocket) -> wsock::Result<()> {
@@ -38,9 +49,16 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
     } else {
         OriginPolicy::AllowList(args.allow_origins)
     };
+    let mut limits = Limits::default();
+    limits.max_message_size = args.max_message_size;
+    limits.max_frame_size = limits.max_frame_size.min(args.max_message_size);
     let options = AcceptOptions::default()
         .origin_policy(policy)
-        .protocols(args.protocols);
+        .protocols(args.protocols)
+        .deflate(
+            (!args.no_deflate).then(|| DeflateConfig::default().threshold(args.deflate_threshold)),
+        )
+        .config(Config::default().with_limits(limits));
     let server = Server::bind(args.listen)
         .await?
         .options(options)

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 wsock`
 
-use wsock::{Client, CloseCode, Message};
+use wsock::{Client, CloseCode, DeflateConfig, Message};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> wsock::Result<()> {
@@ -26,7 +26,18 @@ async fn main() -> wsock::Result<()> {
 
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        match Client::new(url).connect().await {
+        // Threshold 0: kosoku's fuzzing server errors on uncompressed text inside a
+        // deflate session (docs/conformance.md), which RFC 7692 allows.
+        // The second offer, promising not to keep context, is what cases 13.2, 13.5
+        // and 13.6 accept.
+        let plain = DeflateConfig::default().threshold(0);
+        let mut lean = plain.clone();
+        lean.client_no_context_takeover = true;
+        match Client::new(url)
+            .deflate_offers([plain, lean])
+            .connect()
+            .await
+        {
             Ok(mut ws) => {
                 // Protocol errors are what many cases test for; the server judges them.
                 while let Ok(Some(message)) = ws.recv().await {

@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;
 use wsock_proto::handshake::client::UpgradeRequest;
-use wsock_proto::{Connection, Role};
+use wsock_proto::{Connection, DeflateConfig, Role};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -37,6 +37,7 @@ pub struct Client {
     headers: Vec<(String, String)>,
     connect_timeout: Duration,
     config: Config,
+    deflate: Vec<DeflateConfig>,
 }
 
 /// Where a URL says to connect, and what to ask for there.
@@ -58,6 +59,7 @@ impl Client {
             headers: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             config: Config::default(),
+            deflate: Vec::new(),
         }
     }
 
@@ -88,6 +90,19 @@ impl Client {
     /// Connection settings (limits, close timeout, write buffer).
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Offers permessage-deflate with `config`; the server may decline. Off by
+    /// default, for the reasons given at [`AcceptOptions::deflate`](crate::AcceptOptions::deflate).
+    pub fn deflate(self, config: DeflateConfig) -> Self {
+        self.deflate_offers([config])
+    }
+
+    /// Offers permessage-deflate several ways, most preferred first (for servers that
+    /// accept only some parameter sets); the server picks at most one.
+    pub fn deflate_offers(mut self, offers: impl IntoIterator<Item = DeflateConfig>) -> Self {
+        self.deflate = offers.into_iter().collect();
         self
     }
 
@@ -129,6 +144,7 @@ impl Client {
             )));
         }
         request = request.protocols(self.protocols.iter().cloned());
+        request = request.deflate_offers(self.deflate.iter().cloned());
         for (name, value) in &self.headers {
             let invalid = || Error::InvalidHeader(format!("{name}: {value}"));
             let name = HeaderName::try_from(name.as_str()).map_err(|_| invalid())?;
@@ -198,6 +214,9 @@ where
     let len = read_head(&mut stream, &mut buf, config.limits.max_head_size).await?;
     let accepted = request.validate_response(&buf.split_to(len), &config.limits)?;
     let mut conn = Connection::with_limits(Role::Client, config.limits.clone());
+    if let Some((params, config)) = &accepted.deflate {
+        conn.enable_deflate(params, config);
+    }
     conn.receive_data(&buf);
     Ok(WebSocket::from_parts(
         stream,

@@ -56,7 +56,9 @@ pub use split::{ReadHalf, WriteHalf};
 pub use stream::WebSocket;
 
 pub use wsock_proto::handshake::server::UpgradeRequest;
-pub use wsock_proto::{CloseCode, CloseFrame, Limits, Message, ProtocolError, Utf8Bytes};
+pub use wsock_proto::{
+    CloseCode, CloseFrame, DeflateConfig, Limits, Message, ProtocolError, Utf8Bytes,
+};
 
 /// `Result` with wsock's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

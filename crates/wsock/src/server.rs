@@ -13,7 +13,7 @@ use http::{HeaderMap, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use wsock_proto::handshake::server::{parse_request, reject, select_protocol, UpgradeRequest};
-use wsock_proto::{Connection, Limits, Role};
+use wsock_proto::{negotiate_server, Connection, DeflateConfig, Limits, Role};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -38,6 +38,7 @@ pub struct AcceptOptions {
     origin: OriginPolicy,
     protocols: Vec<String>,
     handshake_timeout: Duration,
+    deflate: Option<DeflateConfig>,
 }
 
 impl Default for AcceptOptions {
@@ -47,6 +48,7 @@ impl Default for AcceptOptions {
             origin: OriginPolicy::default(),
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
+            deflate: None,
         }
     }
 }
@@ -79,6 +81,15 @@ impl AcceptOptions {
     /// How long a client has to send its whole request. Default 10 s.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Accepts permessage-deflate offers with `config` (`None`, the default, declines
+    /// them). Compression costs memory per connection and can expose secrets mixed
+    /// with attacker-chosen data in one message (as CRIME/BREACH did for HTTPS), so it
+    /// is off unless asked for.
+    pub fn deflate(mut self, config: Option<DeflateConfig>) -> Self {
+        self.deflate = config;
         self
     }
 
@@ -153,11 +164,26 @@ where
     }
     let supported: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
     let protocol = select_protocol(request.protocols(), &supported).map(str::to_owned);
+    let mut conn = Connection::with_limits(Role::Server, options.limits().clone());
+    let mut extra = HeaderMap::new();
+    if let Some(config) = &options.deflate {
+        let offers = request
+            .request()
+            .headers()
+            .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS);
+        if let Some((params, answer)) =
+            negotiate_server(offers.iter().filter_map(|v| v.to_str().ok()), config)
+        {
+            // negotiate_server builds the value from tokens and digits only.
+            let value = http::HeaderValue::from_str(&answer).expect("a valid header value");
+            extra.insert(http::header::SEC_WEBSOCKET_EXTENSIONS, value);
+            conn.enable_deflate(&params, config);
+        }
+    }
     stream
-        .write_all(&request.accept(protocol.as_deref(), &HeaderMap::new()))
+        .write_all(&request.accept(protocol.as_deref(), &extra))
         .await?;
     stream.flush().await?;
-    let mut conn = Connection::with_limits(Role::Server, options.limits().clone());
     conn.receive_data(&buf);
     Ok((
         WebSocket::from_parts(stream, conn, protocol, options.config.clone()),

@@ -112,6 +112,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         poll_fn(|cx| self.poll_flush_output(cx)).await
     }
 
+    /// Sends a message without compressing it (for payloads already compressed, such
+    /// as images), even when permessage-deflate is on.
+    pub async fn send_uncompressed(&mut self, message: Message) -> Result<()> {
+        poll_fn(|cx| self.poll_send_ready(cx)).await?;
+        if self.transport_closed {
+            return Err(Error::ConnectionClosed);
+        }
+        self.conn.send_uncompressed(&message)?;
+        poll_fn(|cx| self.poll_flush_output(cx)).await
+    }
+
+    /// Whether permessage-deflate was negotiated.
+    pub fn is_compressed(&self) -> bool {
+        self.conn.deflate_enabled()
+    }
+
     /// Sends a ping; the peer's pong arrives as an internal event.
     pub async fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
         self.send(Message::Ping(payload.into())).await

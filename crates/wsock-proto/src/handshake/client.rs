@@ -28,7 +28,7 @@ pub struct UpgradeRequest {
     protocols: Vec<String>,
     headers: HeaderMap,
     key: String,
-    deflate: Option<DeflateConfig>,
+    deflate: Vec<DeflateConfig>,
 }
 
 /// What the server agreed to.
@@ -38,8 +38,9 @@ pub struct Accepted {
     pub response: http::Response<()>,
     /// The subprotocol the server chose, one of those offered.
     pub protocol: Option<String>,
-    /// The permessage-deflate parameters, if the server accepted our offer.
-    pub deflate: Option<DeflateParams>,
+    /// The permessage-deflate parameters, and the offer they answer, if the server
+    /// accepted one of our offers.
+    pub deflate: Option<(DeflateParams, DeflateConfig)>,
 }
 
 impl UpgradeRequest {
@@ -52,7 +53,7 @@ impl UpgradeRequest {
             protocols: Vec::new(),
             headers: HeaderMap::new(),
             key: generate_key(),
-            deflate: None,
+            deflate: Vec::new(),
         }
     }
 
@@ -73,8 +74,14 @@ impl UpgradeRequest {
     }
 
     /// Offers permessage-deflate with `config`.
-    pub fn deflate(mut self, config: DeflateConfig) -> Self {
-        self.deflate = Some(config);
+    pub fn deflate(self, config: DeflateConfig) -> Self {
+        self.deflate_offers([config])
+    }
+
+    /// Offers permessage-deflate several ways, most preferred first; the server
+    /// accepts at most one (RFC 7692 section 5).
+    pub fn deflate_offers(mut self, offers: impl IntoIterator<Item = DeflateConfig>) -> Self {
+        self.deflate = offers.into_iter().collect();
         self
     }
 
@@ -87,6 +94,11 @@ impl UpgradeRequest {
     /// The `Sec-WebSocket-Key` this request carries.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// The permessage-deflate offers, most preferred first.
+    pub fn deflate_configs(&self) -> &[DeflateConfig] {
+        &self.deflate
     }
 
     /// The offered subprotocols.
@@ -118,11 +130,13 @@ impl UpgradeRequest {
                 self.protocols.join(", ").as_bytes(),
             );
         }
-        if let Some(deflate) = &self.deflate {
-            push(
-                "Sec-WebSocket-Extensions",
-                deflate.client_offer().as_bytes(),
-            );
+        if !self.deflate.is_empty() {
+            let offers: Vec<String> = self
+                .deflate
+                .iter()
+                .map(DeflateConfig::client_offer)
+                .collect();
+            push("Sec-WebSocket-Extensions", offers.join(", ").as_bytes());
         }
         for (name, value) in &self.headers {
             push(name.as_str(), value.as_bytes());
@@ -185,17 +199,30 @@ impl UpgradeRequest {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        let deflate = match (
-            &self.deflate,
-            header_tokens(&headers, &header::SEC_WEBSOCKET_EXTENSIONS).next(),
-        ) {
-            (_, None) => None,
-            (None, Some(extension)) => {
+        let deflate = match header_tokens(&headers, &header::SEC_WEBSOCKET_EXTENSIONS).next() {
+            None => None,
+            Some(extension) if self.deflate.is_empty() => {
                 let name = extension.split(';').next().unwrap_or(extension).trim();
                 return Err(HandshakeError::UnofferedExtension(name.to_owned()));
             }
-            (Some(config), Some(_)) => {
-                Some(parse_client_response(answers.iter().copied(), config)?)
+            // The answer must fit one of the offers; the first it fits is the one taken.
+            Some(_) => {
+                let mut last_error = None;
+                let mut agreed = None;
+                for config in &self.deflate {
+                    match parse_client_response(answers.iter().copied(), config) {
+                        Ok(params) => {
+                            agreed = Some((params, config.clone()));
+                            break;
+                        }
+                        Err(error) => last_error = Some(error),
+                    }
+                }
+                match (agreed, last_error) {
+                    (Some(agreed), _) => Some(agreed),
+                    (None, Some(error)) => return Err(error),
+                    (None, None) => None,
+                }
             }
         };
         let mut response = http::Response::builder()

@@ -143,3 +143,44 @@ fn deflate_is_offered_and_its_answer_checked() {
         .unwrap();
     assert!(accepted.deflate.is_none());
 }
+
+#[test]
+fn several_deflate_offers_are_sent_and_the_answer_matched_to_one() {
+    use crate::deflate::{negotiate_server, DeflateConfig};
+    let plain = DeflateConfig::default();
+    let lean = DeflateConfig::default().no_context_takeover(true);
+    let req = UpgradeRequest::new("h", "/").deflate_offers([lean.clone(), plain.clone()]);
+    let head = String::from_utf8(req.encode()).unwrap();
+    assert!(head.contains(&format!(
+        "Sec-WebSocket-Extensions: {}, {}\r\n",
+        lean.client_offer(),
+        plain.client_offer()
+    )));
+    // An answer without server_no_context_takeover does not fit the lean offer (which
+    // asked for it) but fits the plain one.
+    let parsed = server::parse_request(head.as_bytes(), &Limits::default()).unwrap();
+    let mut extra = HeaderMap::new();
+    extra.insert(
+        header::SEC_WEBSOCKET_EXTENSIONS,
+        HeaderValue::from_static("permessage-deflate"),
+    );
+    let (_, config) = req
+        .validate_response(&parsed.accept(None, &extra), &Limits::default())
+        .unwrap()
+        .deflate
+        .unwrap();
+    assert_eq!(config, plain);
+    let offers = parsed
+        .request()
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+    let (params, _) = negotiate_server(
+        offers.iter().filter_map(|v| v.to_str().ok()),
+        &DeflateConfig::default(),
+    )
+    .unwrap();
+    assert!(
+        params.server_no_context_takeover,
+        "a server takes the first offer it can honour"
+    );
+}
