@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: installs the Python peers in .venv,
-# checks formatting and lints, runs the Rust tests, the Autobahn conformance cases as
-# server and client, and the interop tests against Python websockets.
+# and Node's ws, checks formatting and lints, runs the Rust tests, the Autobahn
+# conformance cases as server and client, and the interop tests against Python
+# websockets and Node ws.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -9,6 +10,12 @@ source scripts/lib.sh
 step "Python venv with the test peers (kosoku, websockets, pytest)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+step "Node's ws for the interop tests"
+if ! command -v npm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -25,5 +32,5 @@ cargo build --release --workspace --bins --examples
 step "Autobahn conformance through kosoku, wsock as server and as client"
 scripts/autobahn.sh both
 
-step "interop with Python websockets"
+step "interop with Python websockets and Node ws"
 .venv/bin/python -m pytest -q tests/interop

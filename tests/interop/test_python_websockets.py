@@ -5,9 +5,6 @@ Our server (`wsock echo`) against the websockets client, and our client
 WSOCK_BIN_DIR (default target/release); scripts/test.sh builds them first.
 """
 import asyncio
-import os
-import pathlib
-import socket
 import subprocess
 import threading
 import time
@@ -17,51 +14,14 @@ from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN_DIR = pathlib.Path(os.environ.get("WSOCK_BIN_DIR", ROOT / "target" / "release"))
-TIMEOUT = 20
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_listening(port, proc):
-    for _ in range(200):  # at most 10 s
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early: {proc.stderr.read()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
-
-
-@pytest.fixture(scope="module")
-def wsock_echo():
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN_DIR / "wsock"), "echo", "--listen", f"127.0.0.1:{port}", "--protocol", "chat"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_listening(port, proc)
-        yield f"ws://127.0.0.1:{port}/echo", port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=TIMEOUT)
-
+from peers import BIN_DIR, TIMEOUT, free_port
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 16 * 1024 * 1024])
 def test_binary_echo(wsock_echo, size):
     url, _ = wsock_echo
     payload = bytes(i % 251 for i in range(size))
     with connect(url, max_size=None, open_timeout=TIMEOUT) as ws:
+        assert_deflate(ws)
         ws.send(payload)
         assert ws.recv(timeout=TIMEOUT) == payload
 
@@ -72,8 +32,22 @@ def test_text_echo(wsock_echo, size):
     text = "ab☃" * (size // 5) + "x" * (size % 5)  # exactly `size` bytes of UTF-8
     assert len(text.encode()) == size
     with connect(url, max_size=None, open_timeout=TIMEOUT) as ws:
+        assert_deflate(ws)
         ws.send(text)
         assert ws.recv(timeout=TIMEOUT) == text
+
+
+def assert_deflate(ws):
+    """websockets offers permessage-deflate by default and `wsock echo` accepts it."""
+    assert [e.name for e in ws.protocol.extensions] == ["permessage-deflate"]
+
+
+def test_uncompressed_connection_works_too(wsock_echo):
+    url, _ = wsock_echo
+    with connect(url, compression=None, open_timeout=TIMEOUT) as ws:
+        assert ws.protocol.extensions == []
+        ws.send("plain")
+        assert ws.recv(timeout=TIMEOUT) == "plain"
 
 
 def test_ping_is_answered(wsock_echo):
@@ -153,10 +127,12 @@ class PythonServer:
         self.thread.join(TIMEOUT)
 
 
-def test_wsock_client_against_websockets_server():
+@pytest.mark.parametrize("deflate", [True, False], ids=["deflate", "plain"])
+def test_wsock_client_against_websockets_server(deflate):
     with PythonServer() as server:
         result = subprocess.run(
-            [str(BIN_DIR / "examples" / "interop_client"), f"ws://127.0.0.1:{server.port}"],
+            [str(BIN_DIR / "examples" / "interop_client"), f"ws://127.0.0.1:{server.port}"]
+            + (["--deflate"] if deflate else []),
             capture_output=True,
             text=True,
             timeout=120,

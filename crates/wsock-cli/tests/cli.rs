@@ -167,3 +167,72 @@ fn bad_header_is_one_line() {
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("invalid header"), "{}", out.stderr);
 }
+
+/// The process's peak resident memory, from /proc.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status")
+}
+
+#[test]
+fn deflate_bomb_gets_1009_and_the_servers_memory_stays_bounded() {
+    use std::io::Read;
+    use wsock_proto::{Connection, DeflateConfig, DeflateParams, Role};
+
+    let server = EchoServer::start(&["--max-message-size", "1048576"]);
+    let addr = server
+        .url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/echo")
+        .to_owned();
+    // Warm the server up with a normal compressed conversation first, so the peak
+    // below measures the bomb and not first-use allocations.
+    let out = connect(&[&server.url], &format!("{}\n", "warm up ".repeat(1000)));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let before = peak_rss_kib(server.child.id());
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&head).contains("permessage-deflate"));
+
+    // 16 MiB of zeros, compressed to a few KiB, against a 1 MiB limit.
+    let mut bomber = Connection::new(Role::Client);
+    bomber.enable_deflate(&DeflateParams::default(), &DeflateConfig::default());
+    bomber.send_binary(&vec![0u8; 16 << 20]).unwrap();
+    let _ = stream.write_all(&bomber.take_output());
+
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply); // the server closes after its close frame
+    assert!(
+        reply.len() >= 4 && reply[0] == 0x88,
+        "expected a close frame, got {reply:x?}"
+    );
+    assert_eq!(u16::from_be_bytes([reply[2], reply[3]]), 1009);
+
+    let after = peak_rss_kib(server.child.id());
+    assert!(
+        after.saturating_sub(before) < 4 * 1024,
+        "peak memory grew by {} KiB for a bomb that inflates to 16 MiB",
+        after.saturating_sub(before)
+    );
+    // And it still serves.
+    let out = connect(&[&server.url], "still here\n");
+    assert_eq!(out.stdout, "still here\n");
+}

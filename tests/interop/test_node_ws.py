@@ -1,0 +1,58 @@
+"""Interoperability with Node's `ws` package (tests/interop/node), permessage-deflate on.
+
+`ws` as a client against `wsock echo`, and wsock's client (examples/interop_client.rs)
+against a `ws` server. scripts/test.sh installs the package with npm first.
+"""
+import pathlib
+import subprocess
+
+import pytest
+
+from peers import BIN_DIR, TIMEOUT, free_port
+
+NODE_DIR = pathlib.Path(__file__).resolve().parent / "node"
+
+
+def test_node_client_against_wsock_server(wsock_echo):
+    url, _ = wsock_echo
+    result = subprocess.run(
+        ["node", str(NODE_DIR / "client_check.mjs"), url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok: permessage-deflate and subprotocol chat negotiated" in result.stdout
+
+
+@pytest.fixture
+def node_server():
+    port = free_port()
+    proc = subprocess.Popen(
+        ["node", str(NODE_DIR / "echo_server.mjs"), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "listening"
+        yield f"ws://127.0.0.1:{port}", proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
+
+
+def test_wsock_client_against_node_server(node_server):
+    url, proc = node_server
+    result = subprocess.run(
+        [str(BIN_DIR / "examples" / "interop_client"), url, "--deflate"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok: permessage-deflate negotiated: true" in result.stdout
+    # The server logs each close it saw; ours came with code 4001 and reason "bye".
+    proc.terminate()
+    output, _ = proc.communicate(timeout=TIMEOUT)
+    assert "closed 4001 bye" in output
