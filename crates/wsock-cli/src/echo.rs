@@ -24,6 +24,14 @@ pub struct EchoArgs {
     /// Decline permessage-deflate (accepted by default).
     #[arg(long)]
     no_deflate: bool,
+    /// Compress with this LZ77 window (log2, 9-15) and ask clients to do the same;
+    /// smaller windows cost less memory per connection.
+    #[arg(long, value_name = "BITS", default_value_t = 15, value_parser = clap::value_parser!(u8).range(9..=15))]
+    deflate_window_bits: u8,
+    /// Reset the compression context after every message, both ways: less memory
+    /// while idle, a worse ratio for streams of similar messages.
+    #[arg(long)]
+    deflate_no_context_takeover: bool,
     /// Messages shorter than this many bytes are echoed uncompressed even with
     /// permessage-deflate on.
     #[arg(long, value_name = "BYTES", default_value_t = DeflateConfig::default().threshold)]
@@ -55,9 +63,12 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
     let options = AcceptOptions::default()
         .origin_policy(policy)
         .protocols(args.protocols)
-        .deflate(
-            (!args.no_deflate).then(|| DeflateConfig::default().threshold(args.deflate_threshold)),
-        )
+        .deflate((!args.no_deflate).then(|| {
+            DeflateConfig::default()
+                .threshold(args.deflate_threshold)
+                .max_window_bits(args.deflate_window_bits)
+                .no_context_takeover(args.deflate_no_context_takeover)
+        }))
         .config(Config::default().with_limits(limits));
     let server = Server::bind(args.listen)
         .await?

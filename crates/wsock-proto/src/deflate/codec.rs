@@ -10,7 +10,8 @@ use crate::error::ProtocolError;
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// One connection's compressor and decompressor, created on first use so that a
-/// connection that sends only small messages pays for neither.
+/// connection that sends only small messages pays for neither, and dropped after each
+/// message when no context is taken over, so that idle connections pay nothing.
 pub(crate) struct DeflateCodec {
     compress_bits: u8,
     compress_reset: bool,
@@ -107,7 +108,9 @@ impl DeflateCodec {
         debug_assert!(out.ends_with(&TAIL));
         out.truncate(out.len().saturating_sub(TAIL.len()));
         if self.compress_reset {
-            compressor.reset();
+            // Nothing carries over to the next message, so free the state (about
+            // 130-260 KiB) rather than keep it while the connection idles.
+            self.compressor = None;
         }
     }
 
