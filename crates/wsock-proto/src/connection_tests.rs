@@ -713,6 +713,25 @@ mod deflate {
     }
 
     #[test]
+    fn rfc_7692_7_2_3_1_hello_in_two_fragments() {
+        // The RFC's example: "Hello" compressed, split over two unmasked frames.
+        let mut c = with_deflate(Role::Client, Limits::default());
+        c.receive_data(&[
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ]);
+        assert_eq!(
+            c.next_event().unwrap(),
+            Some(Event::Message(Message::text("Hello")))
+        );
+        // And unfragmented: 0xc1 0x07 f2 48 cd c9 c9 07 00.
+        c.receive_data(&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(
+            c.next_event().unwrap(),
+            Some(Event::Message(Message::text("Hello")))
+        );
+    }
+
+    #[test]
     fn control_frames_are_never_compressed() {
         let (mut c, _) = deflate_pair();
         c.send_ping(&[b'a'; 100]).unwrap();

@@ -243,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn rfc_7692_7_2_3_4_two_deflate_blocks_in_one_message() {
+    fn rfc_7692_7_2_3_5_two_deflate_blocks_in_one_message() {
         let wire = [
             0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
         ];
@@ -254,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn rfc_7692_7_2_3_5_final_block_ends_the_stream_and_next_message_starts_fresh() {
+    fn rfc_7692_7_2_3_4_final_block_ends_the_stream_and_next_message_starts_fresh() {
         let wire = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
         let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
         let mut out = Vec::new();
