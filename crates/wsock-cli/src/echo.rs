@@ -75,5 +75,11 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
         .options(options)
         .route(&args.path, echo);
     tracing::info!("echo server on ws://{}{}", server.local_addr()?, args.path);
+    let handle = server.shutdown_handle();
+    tokio::spawn(async move {
+        crate::signals::interrupted().await;
+        tracing::info!("interrupted: closing connections with 1001 and exiting");
+        handle.shutdown();
+    });
     server.serve().await
 }

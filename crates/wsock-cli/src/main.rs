@@ -3,6 +3,7 @@
 
 mod connect;
 mod echo;
+mod signals;
 
 use std::io::IsTerminal;
 

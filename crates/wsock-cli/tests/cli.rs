@@ -236,3 +236,49 @@ fn deflate_bomb_gets_1009_and_the_servers_memory_stays_bounded() {
     let out = connect(&[&server.url], "still here\n");
     assert_eq!(out.stdout, "still here\n");
 }
+
+#[test]
+fn sigterm_closes_connections_with_1001_and_exits_cleanly() {
+    use std::io::Read;
+    let mut server = EchoServer::start(&[]);
+    let addr = server
+        .url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/echo")
+        .to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut close = [0u8; 4];
+    stream.read_exact(&mut close).unwrap();
+    assert_eq!(close[0], 0x88);
+    assert_eq!(u16::from_be_bytes([close[2], close[3]]), 1001);
+    // Answer the close as a client must (masked, empty payload), then the server exits.
+    stream.write_all(&[0x88, 0x80, 1, 2, 3, 4]).unwrap();
+    let (done, exited) = mpsc::channel();
+    let mut child = std::mem::replace(&mut server.child, Command::new("true").spawn().unwrap());
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    let status = exited
+        .recv_timeout(PATIENCE)
+        .expect("wsock echo did not exit")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

@@ -51,7 +51,7 @@ pub use client::{client_handshake, Client};
 pub use config::Config;
 pub use error::Error;
 pub use origin::{OriginCallback, OriginPolicy};
-pub use server::{accept, accept_with, AcceptOptions, Server};
+pub use server::{accept, accept_with, AcceptOptions, Server, ShutdownHandle};
 pub use split::{ReadHalf, WriteHalf};
 pub use stream::WebSocket;
 

@@ -12,6 +12,8 @@ use bytes::BytesMut;
 use http::{HeaderMap, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use wsock_proto::handshake::server::{parse_request, reject, select_protocol, UpgradeRequest};
 use wsock_proto::{negotiate_server, Connection, DeflateConfig, Limits, Role};
 
@@ -203,11 +205,39 @@ type Handler = Arc<dyn Fn(WebSocket<TcpStream>, UpgradeRequest) -> BoxFuture + S
 /// A WebSocket server on TCP: routes by path, one task per connection.
 ///
 /// Unknown paths get 404, bad handshakes 400 (426 for a wrong version, 431 for an
-/// oversized head), refused origins 403.
+/// oversized head), refused origins 403, connections over the limit 503.
 pub struct Server {
     listener: TcpListener,
     routes: HashMap<String, Handler>,
     options: AcceptOptions,
+    max_connections: usize,
+    shutdown: CancellationToken,
+    shutdown_timeout: Duration,
+}
+
+/// Stops a [`Server`] gracefully: it stops accepting, closes every connection with
+/// 1001, waits (up to its shutdown timeout) for the closing handshakes, and
+/// [`Server::serve`] returns.
+///
+/// ```no_run
+/// # async fn run() -> wsock::Result<()> {
+/// let server = wsock::Server::bind("127.0.0.1:0").await?;
+/// let handle = server.shutdown_handle();
+/// tokio::spawn(async move {
+///     let _ = tokio::signal::ctrl_c().await;
+///     handle.shutdown();
+/// });
+/// server.serve().await
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle(CancellationToken);
+
+impl ShutdownHandle {
+    /// Starts the graceful shutdown.
+    pub fn shutdown(&self) {
+        self.0.cancel();
+    }
 }
 
 impl Server {
@@ -222,6 +252,9 @@ impl Server {
             listener,
             routes: HashMap::new(),
             options: AcceptOptions::default(),
+            max_connections: 10_000,
+            shutdown: CancellationToken::new(),
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 
@@ -257,13 +290,40 @@ impl Server {
         self
     }
 
-    /// Accepts connections until the listener fails; each runs on its own task.
+    /// Most connections served at once (handshakes included); more are answered 503
+    /// and closed. Default 10,000.
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.max_connections = limit;
+        self
+    }
+
+    /// How long a graceful shutdown waits for closing handshakes before dropping the
+    /// remaining connections. Default 10 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// A handle that shuts this server down gracefully.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Accepts connections, each on its own task, until a [`ShutdownHandle`] is used;
+    /// then closes them all with 1001 and returns once they are done or the shutdown
+    /// timeout has passed.
     pub async fn serve(self) -> Result<()> {
         let routes = Arc::new(self.routes);
         let options = Arc::new(self.options);
         tracing::info!(addr = ?self.listener.local_addr().ok(), paths = ?routes.keys().collect::<Vec<_>>(), "serving WebSockets");
+        let mut connections = JoinSet::new();
         loop {
-            let (stream, peer) = match self.listener.accept().await {
+            let accepted = tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                accepted = self.listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: wait for some to free up
@@ -273,14 +333,51 @@ impl Server {
                     continue;
                 }
             };
-            tokio::spawn(serve_connection(
+            if connections.len() >= self.max_connections {
+                tracing::warn!(%peer, limit = self.max_connections, "connection limit reached; answering 503");
+                tokio::spawn(refuse_over_limit(stream));
+                continue;
+            }
+            let token = self.shutdown.child_token();
+            connections.spawn(serve_connection(
                 stream,
                 peer,
                 routes.clone(),
                 options.clone(),
+                token,
             ));
         }
+        drop(self.listener);
+        tracing::info!(
+            connections = connections.len(),
+            "shutting down: closing every connection with 1001"
+        );
+        let drained = tokio::time::timeout(self.shutdown_timeout, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                remaining = connections.len(),
+                "closing handshakes did not finish within the shutdown timeout; dropping them"
+            );
+            connections.abort_all();
+        }
+        Ok(())
     }
+}
+
+async fn refuse_over_limit(mut stream: TcpStream) {
+    let response = reject(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is at its connection limit; retry later",
+    );
+    // Bounded, so that a peer that never reads cannot hold the task.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(&response).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 async fn serve_connection(
@@ -288,6 +385,7 @@ async fn serve_connection(
     peer: SocketAddr,
     routes: Arc<HashMap<String, Handler>>,
     options: Arc<AcceptOptions>,
+    shutdown: CancellationToken,
 ) {
     // Small frames are the common case; Nagle would delay them behind the previous ACK.
     let _ = stream.set_nodelay(true);
@@ -302,13 +400,14 @@ async fn serve_connection(
         }
     })
     .await;
-    let (ws, request) = match accepted {
+    let (mut ws, request) = match accepted {
         Ok(accepted) => accepted,
         Err(error) => {
             tracing::info!(%peer, %error, "handshake refused");
             return;
         }
     };
+    ws.close_on(shutdown);
     let path = request.path().to_owned();
     tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
     let Some(handler) = routes.get(&path).cloned() else {

@@ -10,6 +10,7 @@ use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
 
 use crate::config::Config;
@@ -36,6 +37,8 @@ pub struct WebSocket<S = tokio::net::TcpStream> {
     needs_flush: bool,
     transport_closed: bool,
     error: Option<Error>,
+    /// Resolves when the server shuts down; the connection then closes with 1001.
+    going_away: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -70,7 +73,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             needs_flush: false,
             transport_closed: false,
             error: None,
+            going_away: None,
         }
+    }
+
+    /// Closes the connection with 1001 (going away) once `token` is cancelled, the next
+    /// time it is polled: how a server's shutdown reaches every connection.
+    pub fn close_on(&mut self, token: CancellationToken) {
+        self.going_away = Some(Box::pin(token.cancelled_owned()));
     }
 
     /// The subprotocol agreed in the handshake.
@@ -150,6 +160,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Polls for the next message; see [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
+        if let Some(going_away) = self.going_away.as_mut() {
+            if going_away.as_mut().poll(cx).is_ready() {
+                self.going_away = None;
+                if self.conn.state() == State::Open {
+                    let frame =
+                        CloseFrame::new(CloseCode::GOING_AWAY, "the server is shutting down");
+                    // Open was checked just above, so the close can be queued.
+                    let _ = self.conn.send_close(Some(frame));
+                }
+            }
+        }
         loop {
             if self.transport_closed {
                 return Poll::Ready(self.error.take().map_or(Ok(None), Err));

@@ -1,0 +1,103 @@
+//! Connection limits and graceful shutdown over real sockets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use wsock::{Client, CloseCode, CloseFrame, Message, Server};
+
+#[tokio::test]
+async fn shutdown_closes_every_connection_with_1001_and_serve_returns() {
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .route("/echo", echo);
+    let addr = server.local_addr().unwrap();
+    let handle = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+
+    let mut clients = Vec::new();
+    for i in 0..5 {
+        let mut ws = Client::new(format!("ws://{addr}/echo"))
+            .connect()
+            .await
+            .unwrap();
+        ws.send(Message::text(format!("hello {i}"))).await.unwrap();
+        assert!(bounded(ws.recv()).await.unwrap().is_some());
+        clients.push(ws);
+    }
+    handle.shutdown();
+    for ws in &mut clients {
+        assert_eq!(bounded(ws.recv()).await.unwrap(), None);
+        assert_eq!(
+            ws.peer_close_frame().cloned().flatten(),
+            Some(CloseFrame::new(
+                CloseCode::GOING_AWAY,
+                "the server is shutting down"
+            ))
+        );
+    }
+    bounded(serving).await.unwrap().unwrap();
+    // The listener is gone: new connections are refused.
+    assert!(Client::new(format!("ws://{addr}/echo"))
+        .connect()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_on_peers_that_never_answer_the_close() {
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .route("/echo", echo)
+        .shutdown_timeout(Duration::from_millis(300));
+    let addr = server.local_addr().unwrap();
+    let handle = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+    // A raw client that completes the handshake and then never reads or answers.
+    let _silent = raw_websocket(addr).await;
+    handle.shutdown();
+    bounded(serving).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_and_the_rest_are_served() {
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .route("/echo", echo)
+        .max_connections(2);
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve());
+    let mut first = Client::new(format!("ws://{addr}/echo"))
+        .connect()
+        .await
+        .unwrap();
+    let _second = Client::new(format!("ws://{addr}/echo"))
+        .connect()
+        .await
+        .unwrap();
+    let (status, response) = raw_request(addr, request_head(addr, "/echo", "").as_bytes()).await;
+    assert_eq!(status, 503, "{response}");
+    first.send(Message::text("still served")).await.unwrap();
+    assert_eq!(
+        bounded(first.recv()).await.unwrap(),
+        Some(Message::text("still served"))
+    );
+    // Once one leaves, a new client gets in.
+    first.close(CloseCode::NORMAL, "").await.unwrap();
+    let mut admitted = None;
+    for _ in 0..100 {
+        // The server reaps the finished task as it accepts; retry a bounded number of times.
+        match Client::new(format!("ws://{addr}/echo")).connect().await {
+            Ok(ws) => {
+                admitted = Some(ws);
+                break;
+            }
+            Err(_) => tokio::task::yield_now().await,
+        }
+    }
+    assert!(admitted.is_some(), "a freed slot was never reused");
+}
