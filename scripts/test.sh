@@ -26,6 +26,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test (sans-I/O unit tests, doctests, socket tests on 127.0.0.1)"
 cargo test --workspace
 
+step "fuzzing: every cargo-fuzz target for 30 s"
+scripts/fuzz.sh 30
+
 step "release build of the CLI and the test agents"
 cargo build --release --workspace --bins --examples
 
