@@ -282,3 +282,108 @@ fn sigterm_closes_connections_with_1001_and_exits_cleanly() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// Opens a WebSocket to `wsock echo` by hand: the stream after the 101 head.
+fn raw_websocket(addr: &str) -> std::net::TcpStream {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        stream,
+        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    stream
+}
+
+/// A masked client frame (the mask is all zeros, which RFC 6455 allows).
+fn masked_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![first];
+    match payload.len() {
+        n @ 0..=125 => out.push(0x80 | n as u8),
+        n @ 126..=0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Writes `frame` until the socket refuses more for a second (backpressure), at most
+/// `max` times; returns how many were written whole.
+fn write_until_blocked(stream: &mut std::net::TcpStream, frame: &[u8], max: usize) -> usize {
+    stream
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    for written in 0..max {
+        if stream.write_all(frame).is_err() {
+            return written;
+        }
+    }
+    max
+}
+
+#[test]
+fn a_client_that_never_reads_is_held_back_and_server_memory_stays_bounded() {
+    let server = EchoServer::start(&[]);
+    let addr = server
+        .url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/echo")
+        .to_owned();
+    let before = peak_rss_kib(server.child.id());
+    let mut stream = raw_websocket(&addr);
+    // 1 MiB messages echoed to a client that never reads: the server's sends back up,
+    // its reads stop, TCP's window closes, and our writes block.
+    let frame = masked_frame(0x82, &vec![0x5a; 1 << 20]);
+    let written = write_until_blocked(&mut stream, &frame, 512);
+    assert!(written < 512, "512 MiB went in without backpressure");
+    let grown = peak_rss_kib(server.child.id()).saturating_sub(before);
+    eprintln!("slow reader: held back after {written} MiB; server peak grew {grown} KiB");
+    assert!(
+        grown < 32 * 1024,
+        "the server grew by {grown} KiB after {written} MiB"
+    );
+    // Everyone else is still served.
+    let out = connect(&[&server.url], "others still served\n");
+    assert_eq!(out.stdout, "others still served\n");
+}
+
+#[test]
+fn a_ping_flood_from_a_client_that_never_reads_pongs_stays_bounded() {
+    let server = EchoServer::start(&[]);
+    let addr = server
+        .url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/echo")
+        .to_owned();
+    let before = peak_rss_kib(server.child.id());
+    let mut stream = raw_websocket(&addr);
+    let pings: Vec<u8> = (0..1000)
+        .flat_map(|_| masked_frame(0x89, &[b'p'; 125]))
+        .collect();
+    // 1,000 pings of 125 bytes per write, up to 2,000 writes (about 260 MB of pings).
+    let written = write_until_blocked(&mut stream, &pings, 2000);
+    assert!(written < 2000, "the flood was never held back");
+    let grown = peak_rss_kib(server.child.id()).saturating_sub(before);
+    eprintln!(
+        "ping flood: held back after {written} writes of 1,000 pings; server peak grew {grown} KiB"
+    );
+    assert!(grown < 32 * 1024, "the server grew by {grown} KiB");
+    let out = connect(&[&server.url], "others still served\n");
+    assert_eq!(out.stdout, "others still served\n");
+}
