@@ -26,7 +26,7 @@ async fn reporting_server(
             let report = report.clone();
             async move {
                 let outcome = echo(ws).await;
-                let _ = report.send(outcome.as_ref().map(|_| ()).map_err(|e| describe(e)));
+                let _ = report.send(outcome.as_ref().map(|_| ()).map_err(describe));
                 outcome
             }
         });
