@@ -21,6 +21,9 @@ pub struct EchoArgs {
     /// Subprotocols to accept, most preferred first (repeatable).
     #[arg(long = "protocol", value_name = "NAME")]
     protocols: Vec<String>,
+    /// Most connections served at once; more are answered 503.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_connections: usize,
     /// Decline permessage-deflate (accepted by default).
     #[arg(long)]
     no_deflate: bool,
@@ -73,6 +76,7 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
     let server = Server::bind(args.listen)
         .await?
         .options(options)
+        .max_connections(args.max_connections)
         .route(&args.path, echo);
     tracing::info!("echo server on ws://{}{}", server.local_addr()?, args.path);
     let handle = server.shutdown_handle();
