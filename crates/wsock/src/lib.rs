@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+mod budget;
 mod client;
 mod config;
 mod error;
@@ -47,6 +48,7 @@ mod server;
 mod split;
 mod stream;
 
+pub use budget::WriteBudget;
 pub use client::{client_handshake, Client};
 pub use config::Config;
 pub use error::Error;

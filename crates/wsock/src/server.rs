@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use wsock_proto::handshake::server::{parse_request, reject, select_protocol, UpgradeRequest};
 use wsock_proto::{negotiate_server, Connection, DeflateConfig, Limits, Role};
 
+use crate::budget::WriteBudget;
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head;
@@ -213,6 +214,7 @@ pub struct Server {
     max_connections: usize,
     shutdown: CancellationToken,
     shutdown_timeout: Duration,
+    write_budget: WriteBudget,
 }
 
 /// Stops a [`Server`] gracefully: it stops accepting, closes every connection with
@@ -255,6 +257,7 @@ impl Server {
             max_connections: 10_000,
             shutdown: CancellationToken::new(),
             shutdown_timeout: Duration::from_secs(10),
+            write_budget: WriteBudget::new(256 << 20),
         }
     }
 
@@ -304,6 +307,19 @@ impl Server {
         self
     }
 
+    /// Caps the unsent output of all connections together (default 256 MiB); each
+    /// connection is also capped by `Config::write_buffer_limit`. Over the cap, a
+    /// connection writes out what it has queued before it may queue more.
+    pub fn write_budget_limit(mut self, bytes: usize) -> Self {
+        self.write_budget = WriteBudget::new(bytes);
+        self
+    }
+
+    /// The budget shared by this server's connections, to watch how much is queued.
+    pub fn write_budget(&self) -> WriteBudget {
+        self.write_budget.clone()
+    }
+
     /// A handle that shuts this server down gracefully.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.shutdown.clone())
@@ -345,6 +361,7 @@ impl Server {
                 routes.clone(),
                 options.clone(),
                 token,
+                self.write_budget.clone(),
             ));
         }
         drop(self.listener);
@@ -386,6 +403,7 @@ async fn serve_connection(
     routes: Arc<HashMap<String, Handler>>,
     options: Arc<AcceptOptions>,
     shutdown: CancellationToken,
+    budget: WriteBudget,
 ) {
     // Small frames are the common case; Nagle would delay them behind the previous ACK.
     let _ = stream.set_nodelay(true);
@@ -408,6 +426,7 @@ async fn serve_connection(
         }
     };
     ws.close_on(shutdown);
+    ws.share_write_budget(budget);
     let path = request.path().to_owned();
     tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
     let Some(handler) = routes.get(&path).cloned() else {

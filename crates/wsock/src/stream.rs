@@ -13,6 +13,7 @@ use tokio_util::io::poll_read_buf;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
 
+use crate::budget::WriteBudget;
 use crate::config::Config;
 use crate::error::Error;
 use crate::Result;
@@ -39,6 +40,17 @@ pub struct WebSocket<S = tokio::net::TcpStream> {
     error: Option<Error>,
     /// Resolves when the server shuts down; the connection then closes with 1001.
     going_away: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// The server-wide budget for unsent output, and this connection's share of it.
+    budget: Option<WriteBudget>,
+    accounted: usize,
+}
+
+impl<S> Drop for WebSocket<S> {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.update(self.accounted, 0);
+        }
+    }
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -74,7 +86,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             transport_closed: false,
             error: None,
             going_away: None,
+            budget: None,
+            accounted: 0,
         }
+    }
+
+    /// Counts this connection's unsent output against `budget`, shared with others.
+    pub fn share_write_budget(&mut self, budget: WriteBudget) {
+        budget.update(0, self.conn.pending_output().len());
+        self.accounted = self.conn.pending_output().len();
+        self.budget = Some(budget);
+    }
+
+    /// Brings the budget up to date with the output queued now.
+    fn account(&mut self) {
+        if let Some(budget) = &self.budget {
+            let now = self.conn.pending_output().len();
+            budget.update(self.accounted, now);
+            self.accounted = now;
+        }
+    }
+
+    /// Whether sending must first wait for this connection's own output to drain.
+    fn must_drain(&self) -> bool {
+        let pending = self.conn.pending_output().len();
+        pending >= self.config.write_buffer_limit
+            || (pending > 0 && self.budget.as_ref().is_some_and(WriteBudget::is_spent))
     }
 
     /// Closes the connection with 1001 (going away) once `token` is cancelled, the next
@@ -211,7 +248,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     };
                 }
             }
-            if !write_ready && self.conn.pending_output().len() >= self.config.write_buffer_limit {
+            if !write_ready && self.must_drain() {
                 // The peer is not reading what we owe it; stop reading what it sends.
                 return Poll::Pending;
             }
@@ -279,6 +316,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Writes queued output; ready once all of it is written and flushed.
     pub(crate) fn poll_flush_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.account();
         while !self.conn.pending_output().is_empty() {
             let written =
                 ready!(Pin::new(&mut self.io).poll_write(cx, self.conn.pending_output()))?;
@@ -288,6 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 ));
             }
             self.conn.consume_output(written);
+            self.account();
             self.needs_flush = true;
         }
         if self.needs_flush {
@@ -303,7 +342,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if self.transport_closed || self.conn.state() != State::Open {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
-        while self.conn.pending_output().len() >= self.config.write_buffer_limit {
+        while self.must_drain() {
             ready!(self.poll_flush_output(cx))?;
         }
         Poll::Ready(Ok(()))
@@ -314,6 +353,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Err(Error::ConnectionClosed);
         }
         self.conn.send(message)?;
+        self.account();
         Ok(())
     }
 

@@ -101,3 +101,57 @@ async fn connections_over_the_limit_get_503_and_the_rest_are_served() {
     }
     assert!(admitted.is_some(), "a freed slot was never reused");
 }
+
+#[tokio::test]
+async fn the_global_write_budget_caps_unsent_output_across_connections() {
+    use tokio::sync::mpsc;
+    use wsock::{AcceptOptions, Config};
+    const MESSAGE: usize = 256 << 10;
+    const BUDGET: usize = 1 << 20;
+    let (blocked_tx, mut blocked) = mpsc::unbounded_channel();
+    // Each connection alone could queue 64 MiB; together they may queue about 1 MiB.
+    let options = AcceptOptions::default().config(Config::default().write_buffer_limit(64 << 20));
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .options(options)
+        .write_budget_limit(BUDGET)
+        .route("/flood", move |mut ws| {
+            let blocked = blocked_tx.clone();
+            async move {
+                let payload = bytes::Bytes::from(vec![0u8; MESSAGE]);
+                loop {
+                    let send = ws.send(Message::Binary(payload.clone()));
+                    match tokio::time::timeout(Duration::from_millis(300), send).await {
+                        Ok(result) => result?,
+                        Err(_) => {
+                            // Held back: report it and keep the connection as it is.
+                            let _ = blocked.send(());
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            }
+        });
+    let addr = server.local_addr().unwrap();
+    let budget = server.write_budget();
+    tokio::spawn(server.serve());
+    let mut readers_that_never_read = Vec::new();
+    for _ in 0..4 {
+        let head = request_head(addr, "/flood", "");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes())
+            .await
+            .unwrap();
+        readers_that_never_read.push(stream);
+    }
+    for _ in 0..4 {
+        bounded(blocked.recv()).await.unwrap();
+    }
+    let queued = budget.queued();
+    assert!(queued > 0, "the budget counts queued output");
+    assert!(
+        queued <= BUDGET + 4 * (MESSAGE + 14),
+        "{queued} bytes queued against a budget of {BUDGET}"
+    );
+}
