@@ -102,22 +102,9 @@ fn deflate_bomb_gets_1009_and_the_servers_memory_stays_bounded() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let before = peak_rss_kib(server.child.id());
 
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    assert!(String::from_utf8_lossy(&head).contains("permessage-deflate"));
+    let (mut stream, head) =
+        raw_websocket_with(&addr, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+    assert!(head.contains("permessage-deflate"));
 
     // 16 MiB of zeros, compressed to a few KiB, against a 1 MiB limit.
     let mut bomber = Connection::new(Role::Client);
@@ -153,20 +140,7 @@ fn sigterm_closes_connections_with_1001_and_exits_cleanly() {
         .trim_start_matches("ws://")
         .trim_end_matches("/echo")
         .to_owned();
-    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        stream,
-        "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
+    let mut stream = raw_websocket(&addr);
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()

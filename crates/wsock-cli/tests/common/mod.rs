@@ -105,13 +105,18 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
 
 /// Opens a WebSocket to `wsock echo` by hand: the stream after the 101 head.
 pub fn raw_websocket(addr: &str) -> std::net::TcpStream {
+    raw_websocket_with(addr, "").0
+}
+
+/// Like [`raw_websocket`], with `extra` header lines; also returns the response head.
+pub fn raw_websocket_with(addr: &str, extra: &str) -> (std::net::TcpStream, String) {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(
         stream,
         "GET /echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
     )
     .unwrap();
     let mut head = Vec::new();
@@ -121,7 +126,7 @@ pub fn raw_websocket(addr: &str) -> std::net::TcpStream {
         head.push(byte[0]);
     }
     assert!(head.starts_with(b"HTTP/1.1 101"));
-    stream
+    (stream, String::from_utf8_lossy(&head).into_owned())
 }
 
 /// A masked client frame (the mask is all zeros, which RFC 6455 allows).
