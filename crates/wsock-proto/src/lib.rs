@@ -15,6 +15,8 @@
 //! assert_eq!(server.next_event().unwrap(), Some(Event::Message(Message::text("hello"))));
 //! ```
 
+#![warn(missing_docs)]
+
 mod close;
 mod connection;
 pub mod deflate;
