@@ -1,6 +1,9 @@
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use wsock::{AcceptOptions, Config, DeflateConfig, Limits, OriginPolicy, Server, WebSocket};
+use wsock::{
+    AcceptOptions, Config, DeflateConfig, Keepalive, Limits, OriginPolicy, Server, WebSocket,
+};
 
 /// Arguments of `wsock echo`.
 #[derive(clap::Args)]
@@ -24,6 +27,14 @@ pub struct EchoArgs {
     /// Most connections served at once; more are answered 503.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_connections: usize,
+    /// Ping a client after this many seconds of silence; close with 1011 if it does not
+    /// answer within as long again. Off by default.
+    #[arg(long, value_name = "SECS")]
+    ping_interval: Option<u64>,
+    /// Close with 1001 a connection that has sent nothing for this many seconds.
+    /// Off by default.
+    #[arg(long, value_name = "SECS")]
+    idle_timeout: Option<u64>,
     /// Decline permessage-deflate (accepted by default).
     #[arg(long)]
     no_deflate: bool,
@@ -52,7 +63,18 @@ async fn echo(mut ws: WebSocket) -> wsock::Result<()> {
     Ok(())
 }
 
+fn keepalive(args: &EchoArgs) -> Keepalive {
+    let mut keepalive = Keepalive::default();
+    keepalive.ping_interval = args.ping_interval.map(Duration::from_secs);
+    if let Some(interval) = keepalive.ping_interval {
+        keepalive.pong_timeout = interval;
+    }
+    keepalive.idle_timeout = args.idle_timeout.map(Duration::from_secs);
+    keepalive
+}
+
 pub async fn run(args: EchoArgs) -> wsock::Result<()> {
+    let keepalive = keepalive(&args);
     let policy = if args.any_origin {
         OriginPolicy::Any
     } else if args.allow_origins.is_empty() {
@@ -72,7 +94,7 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
                 .max_window_bits(args.deflate_window_bits)
                 .no_context_takeover(args.deflate_no_context_takeover)
         }))
-        .config(Config::default().with_limits(limits));
+        .config(Config::default().with_limits(limits).keepalive(keepalive));
     let server = Server::bind(args.listen)
         .await?
         .options(options)

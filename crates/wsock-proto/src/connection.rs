@@ -6,6 +6,7 @@ use crate::close::{CloseFrame, MAX_REASON_LEN};
 use crate::deflate::{DeflateCodec, DeflateConfig, DeflateParams};
 use crate::error::{LocalError, ProtocolError};
 use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::keepalive::{Due, Keepalive, KeepaliveTimer};
 use crate::limits::Limits;
 use crate::mask::{apply_mask, MaskKeys};
 use crate::message::{Message, Utf8Bytes};
@@ -109,6 +110,7 @@ pub struct Connection {
     failure: Option<ProtocolError>,
     peer_close: Option<Option<CloseFrame>>,
     eof: bool,
+    keepalive: Option<KeepaliveTimer>,
     deflate: Option<DeflateCodec>,
     /// Reused buffer for compressed output.
     scratch: Vec<u8>,
@@ -135,6 +137,7 @@ impl Connection {
             failure: None,
             peer_close: None,
             eof: false,
+            keepalive: None,
             deflate: None,
             scratch: Vec::new(),
         }
@@ -149,6 +152,57 @@ impl Connection {
             config.level,
             config.threshold,
         ));
+    }
+
+    /// Turns on keepalive pings and the idle timeout, counting from `now`. Drive them
+    /// with [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout),
+    /// and report arrivals with [`heard_from_peer`](Self::heard_from_peer).
+    pub fn set_keepalive(&mut self, settings: Keepalive, now: std::time::Instant) {
+        self.keepalive = Some(KeepaliveTimer::new(settings, now));
+    }
+
+    /// Records that bytes arrived at `now`: the peer is alive.
+    pub fn heard_from_peer(&mut self, now: std::time::Instant) {
+        if let Some(timer) = self.keepalive.as_mut() {
+            timer.heard(now);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<std::time::Instant> {
+        match self.state {
+            State::Open => self.keepalive.as_ref()?.deadline(),
+            _ => None,
+        }
+    }
+
+    /// Acts on the keepalive clock at `now`: queues a ping after a quiet spell, or fails
+    /// the connection when a ping went unanswered (1011) or the peer stayed silent past
+    /// the idle timeout (1001). On `Err` the close frame is queued, as for any failure.
+    pub fn handle_timeout(&mut self, now: std::time::Instant) -> Result<(), ProtocolError> {
+        if self.state != State::Open {
+            return Ok(());
+        }
+        let Some(timer) = self.keepalive.as_mut() else {
+            return Ok(());
+        };
+        let settings = timer.settings;
+        let error = match timer.due(now) {
+            Due::Nothing => return Ok(()),
+            Due::Ping => {
+                timer.pinged(now);
+                self.queue_frame(OpCode::Ping, true, b"wsock-keepalive");
+                return Ok(());
+            }
+            Due::PongMissing => ProtocolError::KeepaliveTimeout {
+                after: settings.pong_timeout,
+            },
+            Due::Idle => ProtocolError::IdleTimeout {
+                after: settings.idle_timeout.unwrap_or_default(),
+            },
+        };
+        self.fail(error.clone());
+        Err(error)
     }
 
     /// Whether permessage-deflate is on.

@@ -836,3 +836,93 @@ mod deflate {
         assert_eq!(err.close_code(), CloseCode::INVALID_PAYLOAD);
     }
 }
+
+mod keepalive {
+    //! Keepalive pings and the idle timeout on virtual time: no sleeping.
+    use super::*;
+    use crate::keepalive::Keepalive;
+    use std::time::{Duration, Instant};
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn with_keepalive(ping: Option<u64>, pong: u64, idle: Option<u64>) -> (Connection, Instant) {
+        let start = Instant::now();
+        let mut conn = server();
+        let settings = Keepalive {
+            ping_interval: ping.map(Duration::from_secs),
+            pong_timeout: Duration::from_secs(pong),
+            idle_timeout: idle.map(Duration::from_secs),
+        };
+        conn.set_keepalive(settings, start);
+        (conn, start)
+    }
+
+    #[test]
+    fn a_quiet_peer_is_pinged_after_the_interval_and_not_before() {
+        let (mut s, t0) = with_keepalive(Some(20), 10, None);
+        assert_eq!(s.poll_timeout(), Some(t0 + 20 * SECOND));
+        s.handle_timeout(t0 + 19 * SECOND).unwrap();
+        assert!(s.pending_output().is_empty());
+        s.handle_timeout(t0 + 20 * SECOND).unwrap();
+        assert_eq!(
+            sent(&mut s),
+            vec![(0x89, b"wsock-keepalive".to_vec(), false)]
+        );
+        assert_eq!(
+            s.poll_timeout(),
+            Some(t0 + 30 * SECOND),
+            "now waiting for the answer"
+        );
+    }
+
+    #[test]
+    fn a_peer_that_answers_stays_connected_across_many_intervals() {
+        let (mut s, t0) = with_keepalive(Some(20), 10, None);
+        for round in 1..=50u32 {
+            let ping_at = t0 + 25 * round * SECOND - 5 * SECOND;
+            s.handle_timeout(ping_at).unwrap();
+            assert_eq!(sent(&mut s).len(), 1, "one ping in round {round}");
+            s.receive_data(&masked(0x8A, b"wsock-keepalive"));
+            s.heard_from_peer(ping_at + 5 * SECOND);
+            assert_eq!(
+                s.next_event().unwrap(),
+                Some(Event::Pong(Bytes::from_static(b"wsock-keepalive")))
+            );
+        }
+        assert_eq!(s.state(), State::Open);
+    }
+
+    #[test]
+    fn an_unanswered_ping_fails_the_connection_with_1011() {
+        let (mut s, t0) = with_keepalive(Some(20), 10, None);
+        s.handle_timeout(t0 + 20 * SECOND).unwrap();
+        sent(&mut s);
+        s.handle_timeout(t0 + 29 * SECOND).unwrap();
+        let err = s.handle_timeout(t0 + 30 * SECOND).unwrap_err();
+        assert_eq!(err, ProtocolError::KeepaliveTimeout { after: 10 * SECOND });
+        assert_eq!(err.close_code(), CloseCode::INTERNAL_ERROR);
+        let close = sent(&mut s);
+        assert_eq!(close[0].0, 0x88);
+        assert_eq!(u16::from_be_bytes([close[0].1[0], close[0].1[1]]), 1011);
+        assert_eq!(s.poll_timeout(), None, "no timers once closed");
+    }
+
+    #[test]
+    fn a_silent_peer_hits_the_idle_timeout_with_1001() {
+        let (mut s, t0) = with_keepalive(None, 10, Some(60));
+        s.heard_from_peer(t0 + 30 * SECOND);
+        assert_eq!(s.poll_timeout(), Some(t0 + 90 * SECOND));
+        s.handle_timeout(t0 + 89 * SECOND).unwrap();
+        let err = s.handle_timeout(t0 + 90 * SECOND).unwrap_err();
+        assert_eq!(err.close_code(), CloseCode::GOING_AWAY);
+        assert_eq!(s.state(), State::Closed);
+    }
+
+    #[test]
+    fn without_settings_there_is_no_timer() {
+        let mut s = server();
+        assert_eq!(s.poll_timeout(), None);
+        s.handle_timeout(Instant::now() + 1000 * SECOND).unwrap();
+        assert!(s.pending_output().is_empty());
+    }
+}

@@ -49,6 +49,18 @@ pub enum ProtocolError {
     /// A close reason that is not UTF-8.
     #[error("a close frame's reason is not valid UTF-8")]
     InvalidCloseReason,
+    /// A keepalive ping went unanswered: nothing arrived within the pong timeout.
+    #[error("the peer did not answer a keepalive ping within {after:?}")]
+    KeepaliveTimeout {
+        /// The pong timeout.
+        after: std::time::Duration,
+    },
+    /// Nothing arrived within the idle timeout.
+    #[error("the peer sent nothing for {after:?} (the idle timeout)")]
+    IdleTimeout {
+        /// The idle timeout.
+        after: std::time::Duration,
+    },
     /// permessage-deflate data that does not inflate.
     #[error("a compressed message is not valid deflate data")]
     InvalidCompressedData,
@@ -84,6 +96,8 @@ impl ProtocolError {
             Self::FrameTooLarge { .. }
             | Self::MessageTooLarge { .. }
             | Self::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
+            Self::KeepaliveTimeout { .. } => CloseCode::INTERNAL_ERROR,
+            Self::IdleTimeout { .. } => CloseCode::GOING_AWAY,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }

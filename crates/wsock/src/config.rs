@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use wsock_proto::Limits;
+use wsock_proto::{Keepalive, Limits};
 
 /// Settings of an open connection, shared by servers and clients.
 ///
@@ -14,6 +14,7 @@ pub struct Config {
     pub(crate) limits: Limits,
     pub(crate) close_timeout: Duration,
     pub(crate) write_buffer_limit: usize,
+    pub(crate) keepalive: Keepalive,
 }
 
 impl Default for Config {
@@ -22,6 +23,7 @@ impl Default for Config {
             limits: Limits::default(),
             close_timeout: Duration::from_secs(5),
             write_buffer_limit: 1 << 20,
+            keepalive: Keepalive::default(),
         }
     }
 }
@@ -42,6 +44,21 @@ impl Config {
     /// Default 5 s.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Keepalive pings and the idle timeout (all off by default). They run while the
+    /// connection is being read (`recv`, or the reading half).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut keepalive = wsock::Keepalive::default();
+    /// keepalive.ping_interval = Some(Duration::from_secs(20));
+    /// keepalive.idle_timeout = Some(Duration::from_secs(300));
+    /// let config = wsock::Config::default().keepalive(keepalive);
+    /// ```
+    pub fn keepalive(mut self, keepalive: Keepalive) -> Self {
+        self.keepalive = keepalive;
         self
     }
 

@@ -61,7 +61,7 @@ pub use stream::WebSocket;
 
 pub use wsock_proto::handshake::server::UpgradeRequest;
 pub use wsock_proto::{
-    CloseCode, CloseFrame, DeflateConfig, Limits, Message, ProtocolError, Utf8Bytes,
+    CloseCode, CloseFrame, DeflateConfig, Keepalive, Limits, Message, ProtocolError, Utf8Bytes,
 };
 
 /// `Result` with wsock's [`Error`].

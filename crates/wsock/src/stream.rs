@@ -43,6 +43,8 @@ pub struct WebSocket<S = tokio::net::TcpStream> {
     /// The server-wide budget for unsent output, and this connection's share of it.
     budget: Option<WriteBudget>,
     accounted: usize,
+    /// Fires at the connection's next keepalive deadline.
+    keepalive_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> Drop for WebSocket<S> {
@@ -72,10 +74,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     pub(crate) fn from_parts(
         io: S,
-        conn: Connection,
+        mut conn: Connection,
         protocol: Option<String>,
         config: Config,
     ) -> Self {
+        let keepalive = config.keepalive;
+        if keepalive.ping_interval.is_some() || keepalive.idle_timeout.is_some() {
+            conn.set_keepalive(keepalive, now());
+        }
         Self {
             io,
             conn,
@@ -88,7 +94,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             going_away: None,
             budget: None,
             accounted: 0,
+            keepalive_timer: None,
         }
+    }
+
+    /// Polls the keepalive clock; true when it queued a ping or failed the connection.
+    fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.conn.poll_timeout() else {
+            self.keepalive_timer = None;
+            return false;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = self
+            .keepalive_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        if let Err(error) = self.conn.handle_timeout(now()) {
+            tracing::debug!(%error, "keepalive failed the connection");
+            self.error = Some(Error::Protocol(error));
+        }
+        true
     }
 
     /// Counts this connection's unsent output against `budget`, shared with others.
@@ -257,6 +287,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 buf.reserve(READ_CHUNK);
             }
             match poll_read_buf(Pin::new(&mut self.io), cx, buf) {
+                Poll::Pending if self.poll_keepalive(cx) => continue,
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     if self.conn.state() == State::Open {
@@ -264,7 +295,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     }
                     self.conn.receive_eof();
                 }
-                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Ok(_)) => self.conn.heard_from_peer(now()),
                 Poll::Ready(Err(error)) => {
                     return Poll::Ready(Err(self.close_after_io_error(error)))
                 }
@@ -402,4 +433,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.get_mut().poll_close_sink(cx)
     }
+}
+
+/// The current time on tokio's clock (which tests may pause), as a std `Instant`.
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
 }
