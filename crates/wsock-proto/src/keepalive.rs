@@ -8,10 +8,8 @@ use std::time::{Duration, Instant};
 ///
 /// ```
 /// use std::time::Duration;
-/// let keepalive = wsock_proto::Keepalive {
-///     ping_interval: Some(Duration::from_secs(20)),
-///     ..Default::default()
-/// };
+/// let mut keepalive = wsock_proto::Keepalive::default();
+/// keepalive.ping_interval = Some(Duration::from_secs(20));
 /// assert_eq!(keepalive.pong_timeout, Duration::from_secs(20));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
