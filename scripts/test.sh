@@ -21,10 +21,10 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 step "cargo test (sans-I/O unit tests, doctests, socket tests on 127.0.0.1)"
-cargo test --workspace
+cargo test --workspace --all-features
 
 step "fuzzing: every cargo-fuzz target for 30 s"
 scripts/fuzz.sh 30

@@ -55,6 +55,10 @@ pub enum Error {
     /// A header name or value that is not valid HTTP.
     #[error("invalid header {0:?}: expected 'Name: value' with a valid HTTP name and value")]
     InvalidHeader(String),
+    /// A message was not the JSON that was asked for; the connection is still open.
+    #[cfg(feature = "json")]
+    #[error("a message is not the expected JSON ({0}); the connection stays open")]
+    Json(serde_json::Error),
     /// Something took longer than its configured limit.
     #[error("{what} timed out after {after:?}")]
     Timeout {

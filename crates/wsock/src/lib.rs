@@ -45,6 +45,8 @@ mod client;
 mod config;
 mod error;
 mod handshake_io;
+#[cfg(feature = "json")]
+mod json;
 mod origin;
 mod server;
 mod split;
