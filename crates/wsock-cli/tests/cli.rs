@@ -91,11 +91,7 @@ fn deflate_bomb_gets_1009_and_the_servers_memory_stays_bounded() {
     use wsock_proto::{Connection, DeflateConfig, DeflateParams, Role};
 
     let server = EchoServer::start(&["--max-message-size", "1048576"]);
-    let addr = server
-        .url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/echo")
-        .to_owned();
+    let addr = server.addr();
     // Warm the server up with a normal compressed conversation first, so the peak
     // below measures the bomb and not first-use allocations.
     let out = connect(&[&server.url], &format!("{}\n", "warm up ".repeat(1000)));
@@ -135,11 +131,7 @@ fn deflate_bomb_gets_1009_and_the_servers_memory_stays_bounded() {
 fn sigterm_closes_connections_with_1001_and_exits_cleanly() {
     use std::io::Read;
     let mut server = EchoServer::start(&[]);
-    let addr = server
-        .url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/echo")
-        .to_owned();
+    let addr = server.addr();
     let mut stream = raw_websocket(&addr);
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -167,11 +159,7 @@ fn sigterm_closes_connections_with_1001_and_exits_cleanly() {
 #[test]
 fn a_client_that_never_reads_is_held_back_and_server_memory_stays_bounded() {
     let server = EchoServer::start(&[]);
-    let addr = server
-        .url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/echo")
-        .to_owned();
+    let addr = server.addr();
     let before = peak_rss_kib(server.child.id());
     let mut stream = raw_websocket(&addr);
     // 1 MiB messages echoed to a client that never reads: the server's sends back up,
@@ -193,11 +181,7 @@ fn a_client_that_never_reads_is_held_back_and_server_memory_stays_bounded() {
 #[test]
 fn a_ping_flood_from_a_client_that_never_reads_pongs_stays_bounded() {
     let server = EchoServer::start(&[]);
-    let addr = server
-        .url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/echo")
-        .to_owned();
+    let addr = server.addr();
     let before = peak_rss_kib(server.child.id());
     let mut stream = raw_websocket(&addr);
     let pings: Vec<u8> = (0..1000)

@@ -50,6 +50,16 @@ impl EchoServer {
     }
 }
 
+impl EchoServer {
+    /// The `host:port` the server listens on.
+    pub fn addr(&self) -> String {
+        self.url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/echo")
+            .to_owned()
+    }
+}
+
 impl Drop for EchoServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
