@@ -1,4 +1,5 @@
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use wsock::{Client, CloseCode, DeflateConfig, Error, Message};
@@ -20,6 +21,17 @@ pub struct ConnectArgs {
     /// Do not offer permessage-deflate (offered by default).
     #[arg(long)]
     no_deflate: bool,
+    /// For wss://, trust only the CA certificates in this PEM file (by default the
+    /// webpki roots are trusted).
+    #[arg(long, value_name = "PEM")]
+    ca: Option<PathBuf>,
+    /// Tunnel through this HTTP proxy (http://[user:password@]host:port); by default
+    /// the https_proxy/http_proxy/no_proxy environment variables decide.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    proxy: Option<String>,
+    /// Connect directly, ignoring the proxy environment variables.
+    #[arg(long)]
+    no_proxy: bool,
 }
 
 pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
@@ -38,6 +50,15 @@ pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
     }
     if !args.no_deflate {
         client = client.deflate(DeflateConfig::default());
+    }
+    if let Some(ca) = &args.ca {
+        client = client.tls(wsock::tls::ClientTls::from_ca_file(ca)?);
+    }
+    if let Some(proxy) = &args.proxy {
+        client = client.proxy(wsock::proxy::Proxy::new(proxy)?);
+    }
+    if args.no_proxy {
+        client = client.no_proxy();
     }
     let ws = client.connect().await?;
     let mut notes = Vec::new();

@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use wsock::{
@@ -54,6 +55,12 @@ pub struct EchoArgs {
     /// the connection with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_size)]
     max_message_size: usize,
+    /// Serve wss:// with this certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 async fn echo(mut ws: WebSocket) -> wsock::Result<()> {
@@ -95,12 +102,21 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
                 .no_context_takeover(args.deflate_no_context_takeover)
         }))
         .config(Config::default().with_limits(limits).keepalive(keepalive));
-    let server = Server::bind(args.listen)
+    let mut server = Server::bind(args.listen)
         .await?
         .options(options)
         .max_connections(args.max_connections)
         .route(&args.path, echo);
-    tracing::info!("echo server on ws://{}{}", server.local_addr()?, args.path);
+    let mut scheme = "ws";
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        server = server.tls(wsock::tls::ServerTls::from_pem_files(cert, key)?);
+        scheme = "wss";
+    }
+    tracing::info!(
+        "echo server on {scheme}://{}{}",
+        server.local_addr()?,
+        args.path
+    );
     let handle = server.shutdown_handle();
     tokio::spawn(async move {
         crate::signals::interrupted().await;

@@ -13,10 +13,18 @@ use wsock_proto::{Connection, DeflateConfig, Role};
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head;
+use crate::proxy::{self, Proxy};
 use crate::stream::WebSocket;
+#[cfg(feature = "tls")]
+use crate::tls::ClientTls;
+use crate::transport::MaybeTlsStream;
 use crate::Result;
 
-/// Connects to a `ws://` URL: the seed's `websocket.Dial(url, protocol, origin)`.
+/// Connects to a `ws://` or `wss://` URL: the seed's
+/// `websocket.Dial(url, protocol, origin)`, and more.
+///
+/// It honours the proxy environment variables (see [`proxy`](crate::proxy)) and
+/// verifies `wss://` servers against the webpki roots (see [`tls`](crate::tls)).
 ///
 /// ```no_run
 /// # async fn run() -> wsock::Result<()> {
@@ -38,19 +46,32 @@ pub struct Client {
     connect_timeout: Duration,
     config: Config,
     deflate: Vec<DeflateConfig>,
+    proxy: ProxyChoice,
+    #[cfg(feature = "tls")]
+    tls: Option<ClientTls>,
+}
+
+/// How the client finds its proxy.
+#[derive(Clone, Debug)]
+enum ProxyChoice {
+    FromEnvironment,
+    Always(Proxy),
+    Never,
 }
 
 /// Where a URL says to connect, and what to ask for there.
 #[derive(Debug)]
-struct Target {
-    host: String,
-    port: u16,
+pub(crate) struct Target {
+    pub(crate) secure: bool,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     host_header: String,
     resource: String,
 }
 
 impl Client {
-    /// A client for `url` (`ws://host[:port]/path?query`; port 80 by default).
+    /// A client for `url`: `ws://host[:port]/path?query` (port 80 by default) or
+    /// `wss://...` (port 443).
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -60,6 +81,9 @@ impl Client {
             connect_timeout: Duration::from_secs(10),
             config: Config::default(),
             deflate: Vec::new(),
+            proxy: ProxyChoice::FromEnvironment,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -106,20 +130,33 @@ impl Client {
         self
     }
 
+    /// Connects through `proxy`, whatever the environment says.
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = ProxyChoice::Always(proxy);
+        self
+    }
+
+    /// Connects directly, whatever the environment says.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyChoice::Never;
+        self
+    }
+
+    /// Whom to trust for `wss://` (default: the webpki roots).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Connects, performs the handshake, and returns the open WebSocket.
-    pub async fn connect(self) -> Result<WebSocket<TcpStream>> {
+    pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>> {
         let target = parse_url(&self.url)?;
         let request = self.upgrade_request(&target)?;
         let timeout = self.connect_timeout;
         let connecting = async {
-            let stream = TcpStream::connect((target.host.as_str(), target.port))
-                .await
-                .map_err(|source| Error::Connect {
-                    addr: format!("{}:{}", target.host, target.port),
-                    source,
-                })?;
-            let _ = stream.set_nodelay(true);
-            client_handshake(stream, request, self.config).await
+            let stream = self.open_transport(&target).await?;
+            client_handshake(stream, request, self.config.clone()).await
         };
         tokio::time::timeout(timeout, connecting)
             .await
@@ -129,7 +166,44 @@ impl Client {
             })?
     }
 
-    fn upgrade_request(&self, target: &Target) -> Result<UpgradeRequest> {
+    /// The TCP connection (through the proxy, if any) and TLS, if asked for.
+    async fn open_transport(&self, target: &Target) -> Result<MaybeTlsStream> {
+        let tcp = match self.proxy_for(target)? {
+            Some(proxy) => {
+                tracing::debug!(?proxy, host = %target.host, "connecting through a proxy");
+                proxy.tunnel(&target.host, target.port).await?
+            }
+            None => TcpStream::connect((target.host.as_str(), target.port))
+                .await
+                .map_err(|source| Error::Connect {
+                    addr: format!("{}:{}", target.host, target.port),
+                    source,
+                })?,
+        };
+        let _ = tcp.set_nodelay(true);
+        #[cfg(feature = "tls")]
+        if target.secure {
+            let tls = self.tls.clone().unwrap_or_default();
+            return tls.connect(&target.host, tcp).await;
+        }
+        Ok(MaybeTlsStream::Plain(tcp))
+    }
+
+    /// The proxy to tunnel through for `target`, if any.
+    pub(crate) fn proxy_for(&self, target: &Target) -> Result<Option<Proxy>> {
+        match &self.proxy {
+            ProxyChoice::Always(proxy) => Ok(Some(proxy.clone())),
+            ProxyChoice::Never => Ok(None),
+            ProxyChoice::FromEnvironment => {
+                proxy::from_env(target.secure, &target.host, target.port, |name| {
+                    std::env::var(name).ok()
+                })
+                .transpose()
+            }
+        }
+    }
+
+    pub(crate) fn upgrade_request(&self, target: &Target) -> Result<UpgradeRequest> {
         let mut request = UpgradeRequest::new(&target.host_header, &target.resource);
         if let Some(origin) = &self.origin {
             request = request.origin(origin);
@@ -161,22 +235,25 @@ fn parse_url(text: &str) -> Result<Target> {
         reason: reason.to_owned(),
     };
     let url = Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
-    match url.scheme() {
-        "ws" => {}
+    let secure = match url.scheme() {
+        "ws" => false,
+        "wss" if cfg!(feature = "tls") => true,
         "wss" => {
             return Err(invalid(
-                "wss:// needs TLS, which this version does not support yet; use ws://",
+                "wss:// needs TLS: build wsock with its `tls` feature (on by default)",
             ))
         }
-        _ => return Err(invalid("the scheme must be ws:// (or wss://)")),
-    }
+        _ => return Err(invalid("the scheme must be ws:// or wss://")),
+    };
     if url.fragment().is_some() {
         return Err(invalid("WebSocket URLs may not have a #fragment"));
     }
     let host = url
         .host_str()
         .ok_or_else(|| invalid("the URL has no host"))?;
-    let port = url.port_or_known_default().unwrap_or(80);
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if secure { 443 } else { 80 });
     let host_header = match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
@@ -192,6 +269,7 @@ fn parse_url(text: &str) -> Result<Target> {
         .trim_end_matches(']')
         .to_owned();
     Ok(Target {
+        secure,
         host: connect_host,
         port,
         host_header,
@@ -246,6 +324,14 @@ mod tests {
     }
 
     #[test]
+    fn wss_defaults_to_port_443() {
+        let t = parse_url("wss://example.com/feed").unwrap();
+        assert!(t.secure);
+        assert_eq!((t.port, t.host_header.as_str()), (443, "example.com"));
+        assert!(!parse_url("ws://example.com/").unwrap().secure);
+    }
+
+    #[test]
     fn ipv6_hosts_are_unbracketed_for_connecting() {
         let t = parse_url("ws://[::1]:9000/").unwrap();
         assert_eq!(
@@ -259,7 +345,6 @@ mod tests {
         for (url, why) in [
             ("http://h/", "scheme"),
             ("ws://h/#frag", "fragment"),
-            ("wss://h/", "TLS"),
             ("not a url", "relative URL"),
         ] {
             let err = parse_url(url).unwrap_err().to_string();

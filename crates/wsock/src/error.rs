@@ -59,6 +59,28 @@ pub enum Error {
     #[cfg(feature = "json")]
     #[error("a message is not the expected JSON ({0}); the connection stays open")]
     Json(serde_json::Error),
+    /// The TLS handshake failed; the reason comes from rustls (an unknown issuer, a
+    /// certificate not valid for the host, an expired one, no shared cipher suite).
+    #[cfg(feature = "tls")]
+    #[error("the TLS handshake with {peer} failed: {source}")]
+    TlsHandshake {
+        /// The host (as a client) or the client's address (as a server).
+        peer: String,
+        /// What rustls reported.
+        source: std::io::Error,
+    },
+    /// Certificates, keys or roots could not be loaded.
+    #[cfg(feature = "tls")]
+    #[error("TLS setup failed: {0}")]
+    TlsConfig(String),
+    /// The HTTP proxy could not open a tunnel to the server.
+    #[error("the proxy {proxy} failed: {reason}")]
+    Proxy {
+        /// The proxy's address (without its credentials).
+        proxy: String,
+        /// What went wrong, and what to do about it.
+        reason: String,
+    },
     /// Something took longer than its configured limit.
     #[error("{what} timed out after {after:?}")]
     Timeout {

@@ -48,9 +48,13 @@ mod handshake_io;
 #[cfg(feature = "json")]
 mod json;
 mod origin;
+pub mod proxy;
 mod server;
 mod split;
 mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod transport;
 
 pub use budget::WriteBudget;
 pub use client::{client_handshake, Client};
@@ -60,6 +64,7 @@ pub use origin::{OriginCallback, OriginPolicy};
 pub use server::{accept, accept_with, AcceptOptions, Server, ShutdownHandle};
 pub use split::{ReadHalf, WriteHalf};
 pub use stream::WebSocket;
+pub use transport::MaybeTlsStream;
 
 pub use wsock_proto::handshake::server::UpgradeRequest;
 pub use wsock_proto::{

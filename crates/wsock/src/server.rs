@@ -23,6 +23,9 @@ use crate::error::Error;
 use crate::handshake_io::read_head;
 use crate::origin::OriginPolicy;
 use crate::stream::WebSocket;
+#[cfg(feature = "tls")]
+use crate::tls::ServerTls;
+use crate::transport::MaybeTlsStream;
 use crate::Result;
 
 /// How a server accepts upgrade requests.
@@ -201,9 +204,10 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: StatusCode, reaso
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
-type Handler = Arc<dyn Fn(WebSocket<TcpStream>, UpgradeRequest) -> BoxFuture + Send + Sync>;
+type Handler = Arc<dyn Fn(WebSocket<MaybeTlsStream>, UpgradeRequest) -> BoxFuture + Send + Sync>;
 
-/// A WebSocket server on TCP: routes by path, one task per connection.
+/// A WebSocket server on TCP, or on TLS with [`tls`](Self::tls): routes by path, one
+/// task per connection.
 ///
 /// Unknown paths get 404, bad handshakes 400 (426 for a wrong version, 431 for an
 /// oversized head), refused origins 403, connections over the limit 503.
@@ -215,6 +219,8 @@ pub struct Server {
     shutdown: CancellationToken,
     shutdown_timeout: Duration,
     write_budget: WriteBudget,
+    #[cfg(feature = "tls")]
+    tls: Option<ServerTls>,
 }
 
 /// Stops a [`Server`] gracefully: it stops accepting, closes every connection with
@@ -258,6 +264,8 @@ impl Server {
             shutdown: CancellationToken::new(),
             shutdown_timeout: Duration::from_secs(10),
             write_budget: WriteBudget::new(256 << 20),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -269,7 +277,7 @@ impl Server {
     /// Serves WebSockets at `path` with `handler`, one call per connection.
     pub fn route<F, Fut>(self, path: &str, handler: F) -> Self
     where
-        F: Fn(WebSocket<TcpStream>) -> Fut + Send + Sync + 'static,
+        F: Fn(WebSocket<MaybeTlsStream>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
         self.route_with_request(path, move |ws, _| handler(ws))
@@ -279,11 +287,19 @@ impl Server {
     /// query string, headers or chosen subprotocol).
     pub fn route_with_request<F, Fut>(mut self, path: &str, handler: F) -> Self
     where
-        F: Fn(WebSocket<TcpStream>, UpgradeRequest) -> Fut + Send + Sync + 'static,
+        F: Fn(WebSocket<MaybeTlsStream>, UpgradeRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |ws, request| Box::pin(handler(ws, request)));
         self.routes.insert(path.to_owned(), handler);
+        self
+    }
+
+    /// Serves `wss://`: every connection starts with a TLS handshake, bounded by the
+    /// handshake timeout.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -331,7 +347,11 @@ impl Server {
     pub async fn serve(self) -> Result<()> {
         let routes = Arc::new(self.routes);
         let options = Arc::new(self.options);
-        tracing::info!(addr = ?self.listener.local_addr().ok(), paths = ?routes.keys().collect::<Vec<_>>(), "serving WebSockets");
+        #[cfg(feature = "tls")]
+        let tls = self.tls.map(Arc::new);
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<Arc<Plaintext>> = None;
+        tracing::info!(addr = ?self.listener.local_addr().ok(), tls = tls.is_some(), paths = ?routes.keys().collect::<Vec<_>>(), "serving WebSockets");
         let mut connections = JoinSet::new();
         loop {
             let accepted = tokio::select! {
@@ -350,13 +370,19 @@ impl Server {
                 }
             };
             if connections.len() >= self.max_connections {
-                tracing::warn!(%peer, limit = self.max_connections, "connection limit reached; answering 503");
-                tokio::spawn(refuse_over_limit(stream));
+                if tls.is_some() {
+                    // A 503 would first cost a TLS handshake, the work the limit saves.
+                    tracing::warn!(%peer, limit = self.max_connections, "connection limit reached; closing");
+                } else {
+                    tracing::warn!(%peer, limit = self.max_connections, "connection limit reached; answering 503");
+                    tokio::spawn(refuse_over_limit(stream));
+                }
                 continue;
             }
             let token = self.shutdown.child_token();
             connections.spawn(serve_connection(
                 stream,
+                tls.clone(),
                 peer,
                 routes.clone(),
                 options.clone(),
@@ -397,8 +423,16 @@ async fn refuse_over_limit(mut stream: TcpStream) {
     .await;
 }
 
+/// Stands in for `ServerTls` when the `tls` feature is off.
+#[cfg(not(feature = "tls"))]
+enum Plaintext {}
+
+#[cfg(not(feature = "tls"))]
+type ServerTls = Plaintext;
+
 async fn serve_connection(
     stream: TcpStream,
+    tls: Option<Arc<ServerTls>>,
     peer: SocketAddr,
     routes: Arc<HashMap<String, Handler>>,
     options: Arc<AcceptOptions>,
@@ -407,6 +441,34 @@ async fn serve_connection(
 ) {
     // Small frames are the common case; Nagle would delay them behind the previous ACK.
     let _ = stream.set_nodelay(true);
+    let started = tokio::time::Instant::now();
+    let stream = match &tls {
+        #[cfg(feature = "tls")]
+        Some(tls) => {
+            match tokio::time::timeout(options.handshake_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::info!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%peer, timeout = ?options.handshake_timeout, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+        #[cfg(not(feature = "tls"))]
+        Some(never) => match **never {},
+        None => MaybeTlsStream::Plain(stream),
+    };
+    // The TLS handshake and the HTTP one share the handshake timeout.
+    let options = match tls {
+        Some(_) => {
+            let left = options.handshake_timeout.saturating_sub(started.elapsed());
+            Arc::new(options.as_ref().clone().handshake_timeout(left))
+        }
+        None => options,
+    };
     let accepted = accept_with(stream, &options, |request| {
         if routes.contains_key(request.path()) {
             Ok(())

@@ -21,7 +21,8 @@ use crate::Result;
 /// Bytes of spare room made in the receive buffer before each read.
 const READ_CHUNK: usize = 8 << 10;
 
-/// An open WebSocket over a stream `S` (a `TcpStream` by default).
+/// An open WebSocket over a stream `S` (by default the TCP or TLS stream of a
+/// [`Client`](crate::Client) or [`Server`](crate::Server)).
 ///
 /// [`recv`](Self::recv) yields text and binary messages; pings are answered and the
 /// closing handshake is completed without the caller's help, and `recv` returns
@@ -29,7 +30,7 @@ const READ_CHUNK: usize = 8 << 10;
 /// [`peer_close_frame`](Self::peer_close_frame) for the peer's code and reason).
 /// `WebSocket` is also a [`Stream`] of messages and a [`Sink`] of messages, and
 /// [`split`](Self::split)s into halves for two tasks.
-pub struct WebSocket<S = tokio::net::TcpStream> {
+pub struct WebSocket<S = crate::MaybeTlsStream> {
     io: S,
     conn: Connection,
     protocol: Option<String>,

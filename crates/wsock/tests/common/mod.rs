@@ -9,6 +9,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsock::{AcceptOptions, Message, Server, WebSocket};
 
+pub mod connect_proxy;
+#[cfg(feature = "tls")]
+pub mod pki;
+
 /// Upper bound for any single wait in a test: a hang fails instead of stalling CI.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 

@@ -1,0 +1,228 @@
+//! TLS for `wss://` on both sides, with rustls (feature `tls`, on by default).
+//!
+//! A [`Client`](crate::Client) connects to `wss://` URLs out of the box, checking the
+//! server's certificate against the Mozilla roots that ship with `webpki-roots`, and
+//! sending the URL's host as SNI. [`ClientTls`] changes whom it trusts: the operating
+//! system's store (feature `native-roots`), one private CA, or any rustls config.
+//!
+//! ```no_run
+//! # async fn run() -> wsock::Result<()> {
+//! use wsock::tls::ClientTls;
+//! // Public server: nothing to configure.
+//! let ws = wsock::Client::new("wss://echo.example.com/").connect().await?;
+//! // Private CA, as in a test or an internal network.
+//! let pem = std::fs::read("ca.pem")?;
+//! let ws = wsock::Client::new("wss://internal.example:8443/feed")
+//!     .tls(ClientTls::with_ca_pem(&pem)?)
+//!     .connect()
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A [`Server`](crate::Server) serves `wss://` once given a certificate chain and key
+//! ([`ServerTls`]); `wsock echo --tls-cert cert.pem --tls-key key.pem` does the same.
+//! The TLS handshake counts against the handshake timeout
+//! ([`AcceptOptions::handshake_timeout`](crate::AcceptOptions::handshake_timeout)) and
+//! runs on the connection's own task, so a client that stalls or fails it never holds
+//! up anyone else.
+//!
+//! ```no_run
+//! # async fn run() -> wsock::Result<()> {
+//! use wsock::tls::ServerTls;
+//! wsock::Server::bind("0.0.0.0:443").await?
+//!     .tls(ServerTls::from_pem_files("cert.pem", "key.pem")?)
+//!     .route("/echo", |mut ws| async move {
+//!         while let Some(msg) = ws.recv().await? {
+//!             ws.send(msg).await?;
+//!         }
+//!         Ok(())
+//!     })
+//!     .serve()
+//!     .await
+//! # }
+//! ```
+//!
+//! A certificate that fails verification ends [`Client::connect`](crate::Client::connect)
+//! with [`Error::TlsHandshake`], whose message gives rustls's reason (an unknown issuer,
+//! a name the certificate is not valid for, an expired certificate).
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio::net::TcpStream;
+
+use crate::error::Error;
+use crate::transport::MaybeTlsStream;
+use crate::Result;
+
+/// Whom a client trusts for `wss://`. Default: the webpki (Mozilla) roots.
+#[derive(Clone, Debug)]
+pub struct ClientTls {
+    config: Arc<ClientConfig>,
+}
+
+impl Default for ClientTls {
+    fn default() -> Self {
+        Self::webpki_roots()
+    }
+}
+
+impl ClientTls {
+    /// Trusts the Mozilla root certificates compiled in from `webpki-roots`.
+    pub fn webpki_roots() -> Self {
+        static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+        let config = CONFIG.get_or_init(|| {
+            let roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            Arc::new(client_config(roots))
+        });
+        Self {
+            config: config.clone(),
+        }
+    }
+
+    /// Trusts the operating system's certificate store (feature `native-roots`).
+    /// Fails if the store holds no usable certificate.
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots() -> Result<Self> {
+        let found = rustls_native_certs::load_native_certs();
+        let mut roots = RootCertStore::empty();
+        let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err(Error::TlsConfig(format!(
+                "no usable certificate in the system's store ({} errors while loading)",
+                found.errors.len()
+            )));
+        }
+        Ok(Self::with_roots(roots))
+    }
+
+    /// Trusts only the CA certificates in `pem` (one or more `CERTIFICATE` blocks).
+    pub fn with_ca_pem(pem: &[u8]) -> Result<Self> {
+        let mut roots = RootCertStore::empty();
+        for cert in read_certificates(pem, "the CA PEM")? {
+            roots
+                .add(cert)
+                .map_err(|e| Error::TlsConfig(format!("the CA certificate is unusable: {e}")))?;
+        }
+        Ok(Self::with_roots(roots))
+    }
+
+    /// Trusts only the CA certificates in the PEM file at `path`.
+    pub fn from_ca_file(path: impl AsRef<Path>) -> Result<Self> {
+        Self::with_ca_pem(&read_file(path.as_ref())?)
+    }
+
+    /// Uses a rustls configuration as it is (client certificates, pinned keys, ...).
+    pub fn from_rustls(config: Arc<ClientConfig>) -> Self {
+        Self { config }
+    }
+
+    fn with_roots(roots: RootCertStore) -> Self {
+        Self {
+            config: Arc::new(client_config(roots)),
+        }
+    }
+
+    /// Runs the TLS handshake for `host` (also sent as SNI) over `tcp`.
+    pub(crate) async fn connect(&self, host: &str, tcp: TcpStream) -> Result<MaybeTlsStream> {
+        let name = ServerName::try_from(host.to_owned()).map_err(|_| Error::Url {
+            url: host.to_owned(),
+            reason: "the host is not a valid TLS server name".into(),
+        })?;
+        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|source| Error::TlsHandshake {
+                peer: host.to_owned(),
+                source,
+            })?;
+        Ok(MaybeTlsStream::Tls(Box::new(tls.into())))
+    }
+}
+
+/// The certificate and key a server presents for `wss://`.
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    config: Arc<ServerConfig>,
+}
+
+impl ServerTls {
+    /// A certificate chain (leaf first) and its private key, both PEM.
+    pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<Self> {
+        let certs = read_certificates(cert_chain, "the certificate PEM")?;
+        let key = PrivateKeyDer::from_pem_slice(key).map_err(|e| {
+            Error::TlsConfig(format!(
+                "no private key found in the key PEM ({e}); expected a PKCS#8, PKCS#1 or SEC1 key"
+            ))
+        })?;
+        let config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::TlsConfig(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| {
+                Error::TlsConfig(format!("the certificate and key do not go together: {e}"))
+            })?;
+        Ok(Self::from_rustls(Arc::new(config)))
+    }
+
+    /// Reads the certificate chain and key from PEM files.
+    pub fn from_pem_files(cert_chain: impl AsRef<Path>, key: impl AsRef<Path>) -> Result<Self> {
+        Self::from_pem(&read_file(cert_chain.as_ref())?, &read_file(key.as_ref())?)
+    }
+
+    /// Uses a rustls configuration as it is (client authentication, several
+    /// certificates chosen by SNI, ...).
+    pub fn from_rustls(config: Arc<ServerConfig>) -> Self {
+        Self { config }
+    }
+
+    /// Runs the server's side of the TLS handshake over `tcp`.
+    pub(crate) async fn accept(&self, tcp: TcpStream) -> Result<MaybeTlsStream> {
+        let peer = tcp
+            .peer_addr()
+            .map_or_else(|_| "the client".to_owned(), |addr| addr.to_string());
+        let tls = tokio_rustls::TlsAcceptor::from(self.config.clone())
+            .accept(tcp)
+            .await
+            .map_err(|source| Error::TlsHandshake { peer, source })?;
+        Ok(MaybeTlsStream::Tls(Box::new(tls.into())))
+    }
+}
+
+/// The crypto provider: ring, which builds with a C compiler alone.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn client_config(roots: RootCertStore) -> ClientConfig {
+    ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+fn read_certificates(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Error::TlsConfig(format!("{what} is not valid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::TlsConfig(format!(
+            "{what} holds no CERTIFICATE block"
+        )));
+    }
+    Ok(certs)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| Error::TlsConfig(format!("cannot read {}: {e}", path.display())))
+}
