@@ -15,6 +15,7 @@ pub struct Config {
     pub(crate) close_timeout: Duration,
     pub(crate) write_buffer_limit: usize,
     pub(crate) keepalive: Keepalive,
+    pub(crate) write_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -24,6 +25,7 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             write_buffer_limit: 1 << 20,
             keepalive: Keepalive::default(),
+            write_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -59,6 +61,15 @@ impl Config {
     /// ```
     pub fn keepalive(mut self, keepalive: Keepalive) -> Self {
         self.keepalive = keepalive;
+        self
+    }
+
+    /// How long output may wait for a peer that takes none of it before the
+    /// connection is dropped with [`Error::Timeout`](crate::Error::Timeout). Any
+    /// progress restarts the clock, so a slow reader is fine and only a stuck one is cut
+    /// off. Default 30 s; `None` waits forever.
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
         self
     }
 

@@ -46,6 +46,8 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     accounted: usize,
     /// Fires at the connection's next keepalive deadline.
     keepalive_timer: Option<Pin<Box<Sleep>>>,
+    /// Runs while output waits for the socket; progress restarts it.
+    write_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> Drop for WebSocket<S> {
@@ -96,6 +98,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             budget: None,
             accounted: 0,
             keepalive_timer: None,
+            write_timer: None,
         }
     }
 
@@ -350,8 +353,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub(crate) fn poll_flush_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.account();
         while !self.conn.pending_output().is_empty() {
-            let written =
-                ready!(Pin::new(&mut self.io).poll_write(cx, self.conn.pending_output()))?;
+            let written = match Pin::new(&mut self.io).poll_write(cx, self.conn.pending_output()) {
+                Poll::Ready(result) => result?,
+                Poll::Pending => return self.poll_write_timeout(cx),
+            };
             if written == 0 {
                 return Poll::Ready(Err(
                     std::io::Error::from(std::io::ErrorKind::WriteZero).into()
@@ -360,12 +365,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.conn.consume_output(written);
             self.account();
             self.needs_flush = true;
+            self.restart_write_timer();
         }
         if self.needs_flush {
-            ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Ready(result) => result?,
+                Poll::Pending => return self.poll_write_timeout(cx),
+            }
             self.needs_flush = false;
         }
+        // Nothing is waiting: an idle connection keeps no timer.
+        self.write_timer = None;
         Poll::Ready(Ok(()))
+    }
+
+    /// While the socket takes nothing: pending, or an error once the write timeout has
+    /// passed without progress. The frame in flight is then cut, so the transport is
+    /// given up.
+    fn poll_write_timeout(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let Some(timeout) = self.config.write_timeout else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .write_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(timer.as_mut().poll(cx));
+        self.write_timer = None;
+        tracing::debug!(
+            ?timeout,
+            "the peer took no data for the write timeout; dropping it"
+        );
+        let error = Error::Timeout {
+            what: "writing to the peer (it stopped reading)",
+            after: timeout,
+        };
+        Poll::Ready(Err(self.close_after_io_error(error)))
+    }
+
+    fn restart_write_timer(&mut self) {
+        if let (Some(timer), Some(timeout)) = (&mut self.write_timer, self.config.write_timeout) {
+            timer.as_mut().reset(tokio::time::Instant::now() + timeout);
+        }
     }
 
     /// Ready when a message may be queued: the connection is open and the unsent output

@@ -129,3 +129,85 @@ async fn slowloris_handshake_is_timed_out() {
     );
     assert_still_serving(addr).await;
 }
+
+/// A server that sends `total` bytes in 1 MiB messages to each client and reports how
+/// that went.
+async fn pushing_server(
+    config: wsock::Config,
+    total: usize,
+) -> (SocketAddr, mpsc::UnboundedReceiver<Result<(), Error>>) {
+    let (report, outcomes) = mpsc::unbounded_channel();
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .options(AcceptOptions::default().config(config))
+        .route("/echo", move |mut ws| {
+            let report = report.clone();
+            async move {
+                let mut outcome = Ok(());
+                for _ in 0..total >> 20 {
+                    outcome = ws.send(wsock::Message::binary(vec![1u8; 1 << 20])).await;
+                    if outcome.is_err() {
+                        break;
+                    }
+                }
+                let _ = report.send(outcome);
+                Ok(())
+            }
+        });
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve());
+    (addr, outcomes)
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_hits_the_write_timeout() {
+    let timeout = Duration::from_millis(300);
+    let config = wsock::Config::default().write_timeout(Some(timeout));
+    let (addr, mut outcomes) = pushing_server(config, 256 << 20).await;
+    let _silent = raw_websocket(addr).await;
+    let outcome = bounded(outcomes.recv()).await.unwrap();
+    match outcome {
+        Err(Error::Timeout { what, after }) => {
+            assert_eq!(after, timeout);
+            assert!(what.contains("stopped reading"), "{what}");
+        }
+        other => panic!("expected a write timeout, got {other:?}"),
+    }
+    // Others are still served.
+    let mut other = raw_websocket(addr).await;
+    let mut header = [0u8; 2];
+    bounded(other.read_exact(&mut header)).await.unwrap();
+    assert_eq!(header, [0x82, 127], "a 1 MiB binary frame begins");
+}
+
+#[tokio::test]
+async fn a_slow_reader_that_makes_progress_is_not_cut_off() {
+    let timeout = Duration::from_millis(500);
+    let config = wsock::Config::default().write_timeout(Some(timeout));
+    let total = 32 << 20;
+    let (addr, mut outcomes) = pushing_server(config, total).await;
+    let mut stream = raw_websocket(addr).await;
+    let started = std::time::Instant::now();
+    let mut received = 0;
+    let mut chunk = vec![0u8; 256 << 10];
+    // Reads a chunk every 10 ms: the transfer outlasts the timeout, but never stalls
+    // for that long (the kernel wakes a writer only once half its queue is taken, so
+    // the pace must leave room for that).
+    let mut ticks = tokio::time::interval(Duration::from_millis(10));
+    while received < total {
+        ticks.tick().await;
+        let n = bounded(stream.read(&mut chunk)).await.unwrap();
+        if n == 0 {
+            let outcome = outcomes.try_recv();
+            panic!("the server dropped a reader that was keeping up after {received} bytes: {outcome:?}");
+        }
+        received += n;
+    }
+    let outcome = bounded(outcomes.recv()).await.unwrap();
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(
+        started.elapsed() > timeout * 2,
+        "the reader was not slow enough to tell"
+    );
+}
