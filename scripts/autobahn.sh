@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Autobahn TestSuite cases, run by kosoku against wsock as a server (`wsock echo`)
-# and as a client (examples/autobahn_client.rs). One kosoku process per case group,
+# and as a client (examples/autobahn_client.rs, and autobahn_client_blocking.rs for the
+# blocking API). One kosoku process per case group,
 # each under `timeout`, since kosoku has no per-case timeout and reports only at the end.
 #
-# Usage: scripts/autobahn.sh [server|client|both]   (needs .venv and release binaries;
+# Usage: scripts/autobahn.sh [server|client|client-blocking|both]   (both = all three)   (needs .venv and release binaries;
 # scripts/test.sh prepares both). Reports go to target/autobahn/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,34 +40,41 @@ run_server_side() {
   return $status
 }
 
+# run_client_side AGENT DIR: runs the example AGENT against kosoku, reports into DIR.
 run_client_side() {
-  rm -rf "$OUT/client" && mkdir -p "$OUT/client"
+  local agent=$1 dir=$OUT/$2
+  rm -rf "$dir" && mkdir -p "$dir"
   local port pid status=0
   for group in $CASE_GROUPS; do
     port=$(free_port)
     timeout "$GROUP_TIMEOUT" "$KOSOKU" -m fuzzingserver "127.0.0.1:$port" -i "$group.*" \
-      -o "$OUT/client/$group" >"$OUT/client/kosoku-$group.log" 2>&1 &
+      -o "$dir/$group" >"$dir/kosoku-$group.log" 2>&1 &
     pid=$!
     wait_for_port "$port"
-    if ! timeout "$GROUP_TIMEOUT" "$BIN/examples/autobahn_client" "ws://127.0.0.1:$port" wsock \
-        >>"$OUT/client/agent.log" 2>&1; then
-      echo "the wsock agent failed in group $group"; status=1
+    if ! timeout "$GROUP_TIMEOUT" "$BIN/examples/$agent" "ws://127.0.0.1:$port" "$2" \
+        >>"$dir/agent.log" 2>&1; then
+      echo "the $agent agent failed in group $group"; status=1
     fi
     if ! wait "$pid"; then
-      echo "kosoku (client side) group $group did not finish cleanly:"; tail -5 "$OUT/client/kosoku-$group.log"
+      echo "kosoku (client side) group $group did not finish cleanly:"; tail -5 "$dir/kosoku-$group.log"
       status=1
     fi
   done
-  echo "wsock as client:"
-  .venv/bin/python scripts/autobahn_verdicts.py "$OUT"/client/*/ --markdown "$OUT/client.md" || status=1
+  echo "wsock as client ($agent):"
+  .venv/bin/python scripts/autobahn_verdicts.py "$dir"/*/ --markdown "$OUT/$2.md" || status=1
   return $status
 }
 
 status=0
 case "$MODE" in
   server) run_server_side || status=1 ;;
-  client) run_client_side || status=1 ;;
-  both) run_server_side || status=1; run_client_side || status=1 ;;
-  *) echo "usage: $0 [server|client|both]" >&2; exit 2 ;;
+  client) run_client_side autobahn_client client || status=1 ;;
+  client-blocking) run_client_side autobahn_client_blocking client-blocking || status=1 ;;
+  both)
+    run_server_side || status=1
+    run_client_side autobahn_client client || status=1
+    run_client_side autobahn_client_blocking client-blocking || status=1
+    ;;
+  *) echo "usage: $0 [server|client|client-blocking|both]" >&2; exit 2 ;;
 esac
 exit $status

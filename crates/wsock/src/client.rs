@@ -203,6 +203,35 @@ impl Client {
         }
     }
 
+    /// [`connect`](Self::connect) for programs without an async runtime: blocks until
+    /// the WebSocket is open (or the connect timeout has passed).
+    ///
+    /// ```no_run
+    /// # fn run() -> wsock::Result<()> {
+    /// let mut ws = wsock::Client::new("wss://example.com/feed")
+    ///     .protocol("v2.feed")
+    ///     .connect_blocking()?;
+    /// while let Some(message) = ws.recv()? {
+    ///     println!("{message:?}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_blocking(self) -> Result<crate::blocking::Conn> {
+        let target = parse_url(&self.url)?;
+        let request = self.upgrade_request(&target)?;
+        let proxy = self.proxy_for(&target)?;
+        crate::blocking::connect(crate::blocking::Dial {
+            target,
+            request,
+            proxy,
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+            timeout: self.connect_timeout,
+            config: self.config.clone(),
+        })
+    }
+
     pub(crate) fn upgrade_request(&self, target: &Target) -> Result<UpgradeRequest> {
         let mut request = UpgradeRequest::new(&target.host_header, &target.resource);
         if let Some(origin) = &self.origin {
@@ -290,18 +319,26 @@ where
     stream.flush().await?;
     let mut buf = BytesMut::with_capacity(1024);
     let len = read_head(&mut stream, &mut buf, config.limits.max_head_size).await?;
-    let accepted = request.validate_response(&buf.split_to(len), &config.limits)?;
+    let head = buf.split_to(len);
+    let (conn, protocol) = finish_handshake(&request, &head, &buf, &config)?;
+    Ok(WebSocket::from_parts(stream, conn, protocol, config))
+}
+
+/// Checks the server's response `head` to `request` and sets up the connection it
+/// agreed to; `rest` is what followed the head, the start of the WebSocket stream.
+pub(crate) fn finish_handshake(
+    request: &UpgradeRequest,
+    head: &[u8],
+    rest: &[u8],
+    config: &Config,
+) -> Result<(Connection, Option<String>)> {
+    let accepted = request.validate_response(head, &config.limits)?;
     let mut conn = Connection::with_limits(Role::Client, config.limits.clone());
-    if let Some((params, config)) = &accepted.deflate {
-        conn.enable_deflate(params, config);
+    if let Some((params, deflate)) = &accepted.deflate {
+        conn.enable_deflate(params, deflate);
     }
-    conn.receive_data(&buf);
-    Ok(WebSocket::from_parts(
-        stream,
-        conn,
-        accepted.protocol,
-        config,
-    ))
+    conn.receive_data(rest);
+    Ok((conn, accepted.protocol))
 }
 
 #[cfg(test)]

@@ -99,3 +99,18 @@ impl From<LocalError> for Error {
         }
     }
 }
+
+/// For the blocking [`Conn`](crate::blocking::Conn)'s `Read` and `Write`: I/O errors
+/// come back as they were, timeouts as `TimedOut`, everything else wrapped.
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        use std::io::ErrorKind;
+        match error {
+            Error::Io(io) => io,
+            Error::Timeout { .. } => Self::new(ErrorKind::TimedOut, error),
+            Error::AbnormalClosure => Self::new(ErrorKind::UnexpectedEof, error),
+            Error::ConnectionClosed => Self::new(ErrorKind::BrokenPipe, error),
+            other => Self::other(other),
+        }
+    }
+}

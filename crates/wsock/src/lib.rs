@@ -40,6 +40,7 @@
 
 #![warn(missing_docs)]
 
+pub mod blocking;
 mod budget;
 mod client;
 mod config;
@@ -55,6 +56,8 @@ mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use budget::WriteBudget;
 pub use client::{client_handshake, Client};

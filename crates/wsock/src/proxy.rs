@@ -36,7 +36,7 @@ use crate::handshake_io::read_head;
 use crate::Result;
 
 /// Longest proxy response head accepted.
-const MAX_PROXY_HEAD: usize = 16 << 10;
+pub(crate) const MAX_PROXY_HEAD: usize = 16 << 10;
 
 /// An HTTP proxy that tunnels with `CONNECT`.
 #[derive(Clone)]
@@ -103,6 +103,11 @@ impl Proxy {
         authority(&self.host, self.port)
     }
 
+    /// The proxy's host and port, to connect to.
+    pub(crate) fn endpoint(&self) -> (&str, u16) {
+        (&self.host, self.port)
+    }
+
     /// Connects to the proxy and asks it for a tunnel to `host:port`.
     pub(crate) async fn tunnel(&self, host: &str, port: u16) -> Result<TcpStream> {
         let mut stream = TcpStream::connect((self.host.as_str(), self.port))
@@ -117,13 +122,20 @@ impl Proxy {
         let len = read_head(&mut stream, &mut buf, MAX_PROXY_HEAD)
             .await
             .map_err(|e| self.error(format!("no valid answer to CONNECT: {e}")))?;
-        self.check_response(&buf[..len])?;
-        if buf.len() > len {
+        self.check_tunnel(&buf, len)?;
+        Ok(stream)
+    }
+
+    /// Checks what the proxy sent back: a head of `head_len` bytes at the start of
+    /// `received`, accepting the tunnel, and nothing after it.
+    pub(crate) fn check_tunnel(&self, received: &[u8], head_len: usize) -> Result<()> {
+        self.check_response(&received[..head_len])?;
+        if received.len() > head_len {
             // The server speaks only after our request, so a proxy that sends more has
             // mixed its own bytes into the tunnel.
             return Err(self.error("it sent data before the server could".into()));
         }
-        Ok(stream)
+        Ok(())
     }
 
     /// The `CONNECT` request for `host:port`.

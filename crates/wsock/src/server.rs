@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use wsock_proto::handshake::server::{parse_request, reject, select_protocol, UpgradeRequest};
-use wsock_proto::{negotiate_server, Connection, DeflateConfig, Limits, Role};
+use wsock_proto::{negotiate_server, Connection, DeflateConfig, HandshakeError, Limits, Role};
 
 use crate::budget::WriteBudget;
 use crate::config::Config;
@@ -40,10 +40,10 @@ use crate::Result;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AcceptOptions {
-    config: Config,
+    pub(crate) config: Config,
     origin: OriginPolicy,
     protocols: Vec<String>,
-    handshake_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
     deflate: Option<DeflateConfig>,
 }
 
@@ -99,7 +99,7 @@ impl AcceptOptions {
         self
     }
 
-    fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.config.limits
     }
 }
@@ -143,16 +143,100 @@ where
     F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
 {
     let mut buf = BytesMut::with_capacity(1024);
-    let parsed = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
-        Ok(len) => parse_request(&buf.split_to(len), options.limits()),
+    let head = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
+        Ok(len) => Ok(buf.split_to(len)),
         Err(Error::Handshake(error)) => Err(error),
         Err(other) => return Err(other),
     };
-    let request = match parsed {
+    let head = head.as_ref().map(|head| &head[..]).map_err(Clone::clone);
+    match decide(head, &buf, options, check) {
+        Verdict::Accept(accepted) => {
+            stream.write_all(&accepted.response()).await?;
+            stream.flush().await?;
+            let ws = WebSocket::from_parts(
+                stream,
+                accepted.conn,
+                accepted.protocol,
+                options.config.clone(),
+            );
+            Ok((ws, accepted.request))
+        }
+        Verdict::Refuse {
+            status,
+            reason,
+            error,
+        } => {
+            // The client may already be gone; the refusal is a courtesy.
+            let _ = stream.write_all(&reject(status, &reason)).await;
+            let _ = stream.shutdown().await;
+            Err(error)
+        }
+    }
+}
+
+/// A request that passed every check, with the connection it agreed to.
+pub(crate) struct Accepted {
+    pub(crate) request: UpgradeRequest,
+    pub(crate) protocol: Option<String>,
+    /// Headers for the 101 beyond the ones every acceptance has.
+    pub(crate) extra: HeaderMap,
+    pub(crate) conn: Connection,
+}
+
+impl Accepted {
+    /// The 101 response, as bytes for the wire.
+    pub(crate) fn response(&self) -> Vec<u8> {
+        self.request.accept(self.protocol.as_deref(), &self.extra)
+    }
+}
+
+/// What a server answers to an upgrade request, whatever its I/O.
+pub(crate) enum Verdict {
+    Accept(Box<Accepted>),
+    Refuse {
+        status: StatusCode,
+        reason: String,
+        error: Error,
+    },
+}
+
+/// Decides on the request `head` (or the error reading it); `rest` is what the client
+/// sent after the head, the start of its WebSocket stream.
+pub(crate) fn decide<F>(
+    head: Result<&[u8], HandshakeError>,
+    rest: &[u8],
+    options: &AcceptOptions,
+    check: F,
+) -> Verdict
+where
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let request = head.and_then(|head| parse_request(head, options.limits()));
+    let mut verdict = decide_request(request, options, check);
+    if let Verdict::Accept(accepted) = &mut verdict {
+        accepted.conn.receive_data(rest);
+    }
+    verdict
+}
+
+/// Decides on a parsed request: protocol, origin and `check`; then the subprotocol
+/// and permessage-deflate.
+pub(crate) fn decide_request<F>(
+    request: Result<UpgradeRequest, HandshakeError>,
+    options: &AcceptOptions,
+    check: F,
+) -> Verdict
+where
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let request = match request {
         Ok(request) => request,
         Err(error) => {
-            refuse(&mut stream, error.status(), &error.to_string()).await;
-            return Err(error.into());
+            return Verdict::Refuse {
+                status: error.status(),
+                reason: error.to_string(),
+                error: error.into(),
+            }
         }
     };
     let verdict = if options.origin.check(&request) {
@@ -165,8 +249,15 @@ where
         ))
     };
     if let Err((status, reason)) = verdict {
-        refuse(&mut stream, status, &reason).await;
-        return Err(Error::Rejected { status, reason });
+        let error = Error::Rejected {
+            status,
+            reason: reason.clone(),
+        };
+        return Verdict::Refuse {
+            status,
+            reason,
+            error,
+        };
     }
     let supported: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
     let protocol = select_protocol(request.protocols(), &supported).map(str::to_owned);
@@ -186,21 +277,12 @@ where
             conn.enable_deflate(&params, config);
         }
     }
-    stream
-        .write_all(&request.accept(protocol.as_deref(), &extra))
-        .await?;
-    stream.flush().await?;
-    conn.receive_data(&buf);
-    Ok((
-        WebSocket::from_parts(stream, conn, protocol, options.config.clone()),
+    Verdict::Accept(Box::new(Accepted {
         request,
-    ))
-}
-
-async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, status: StatusCode, reason: &str) {
-    // The client may already be gone; the refusal is a courtesy.
-    let _ = stream.write_all(&reject(status, reason)).await;
-    let _ = stream.shutdown().await;
+        protocol,
+        extra,
+        conn,
+    }))
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
@@ -469,17 +551,7 @@ async fn serve_connection(
         }
         None => options,
     };
-    let accepted = accept_with(stream, &options, |request| {
-        if routes.contains_key(request.path()) {
-            Ok(())
-        } else {
-            Err((
-                StatusCode::NOT_FOUND,
-                format!("no WebSocket is served at {}", request.path()),
-            ))
-        }
-    })
-    .await;
+    let accepted = accept_with(stream, &options, |request| route_exists(&routes, request)).await;
     let (mut ws, request) = match accepted {
         Ok(accepted) => accepted,
         Err(error) => {
@@ -497,5 +569,20 @@ async fn serve_connection(
     match handler(ws, request).await {
         Ok(()) => tracing::info!(%peer, %path, "connection closed"),
         Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),
+    }
+}
+
+/// The check of a server with routes: 404 unless `request`'s path has one.
+pub(crate) fn route_exists<H>(
+    routes: &HashMap<String, H>,
+    request: &UpgradeRequest,
+) -> Result<(), (StatusCode, String)> {
+    if routes.contains_key(request.path()) {
+        Ok(())
+    } else {
+        Err((
+            StatusCode::NOT_FOUND,
+            format!("no WebSocket is served at {}", request.path()),
+        ))
     }
 }

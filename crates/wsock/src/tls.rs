@@ -123,6 +123,11 @@ impl ClientTls {
         Self { config }
     }
 
+    /// The rustls configuration, for the blocking client.
+    pub(crate) fn config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+
     fn with_roots(roots: RootCertStore) -> Self {
         Self {
             config: Arc::new(client_config(roots)),
@@ -182,6 +187,11 @@ impl ServerTls {
     /// certificates chosen by SNI, ...).
     pub fn from_rustls(config: Arc<ServerConfig>) -> Self {
         Self { config }
+    }
+
+    /// The rustls configuration, for the blocking server.
+    pub(crate) fn config(&self) -> Arc<ServerConfig> {
+        self.config.clone()
     }
 
     /// Runs the server's side of the TLS handshake over `tcp`.

@@ -1,0 +1,288 @@
+//! `Conn`: a WebSocket on a blocking stream, Go's `*websocket.Conn`.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
+
+use super::transport::{Stream, Transport};
+use crate::config::Config;
+use crate::error::Error;
+use crate::handshake_io::read_some;
+use crate::Result;
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 8 << 10;
+
+/// How [`Conn`]'s [`Write`] implementation frames what it is given.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PayloadType {
+    /// Text messages (the default, as in Go); bytes that are not UTF-8 are refused.
+    #[default]
+    Text,
+    /// Binary messages.
+    Binary,
+}
+
+/// An open WebSocket on a blocking stream.
+///
+/// [`recv`](Self::recv) and [`send`](Self::send) move whole [`Message`]s; as in Go's
+/// `x/net/websocket`, a `Conn` is also an [`io::Read`] of message payloads (a message
+/// longer than the buffer is read over several calls, and the end of the connection
+/// reads as 0) and an [`io::Write`] that sends one message per `write` call.
+/// Pings are answered and the closing handshake completed while reading.
+///
+/// ```no_run
+/// use std::io::{Read, Write};
+/// # fn run() -> wsock::Result<()> {
+/// let mut ws = wsock::blocking::dial("ws://localhost:12345/echo", "", "http://localhost/")?;
+/// ws.write_all(b"hello, world!\n")?;
+/// let mut reply = [0u8; 512];
+/// let n = ws.read(&mut reply)?;
+/// println!("Received: {}", String::from_utf8_lossy(&reply[..n]));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Conn<S: Transport = Stream> {
+    io: S,
+    conn: Connection,
+    protocol: Option<String>,
+    config: Config,
+    /// What `Read` has yet to hand out of the current message.
+    unread: Bytes,
+    payload_type: PayloadType,
+    transport_closed: bool,
+    closing_since: Option<std::time::Instant>,
+    error: Option<Error>,
+}
+
+impl<S: Transport> std::fmt::Debug for Conn<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("role", &self.conn.role())
+            .field("state", &self.conn.state())
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Transport> Conn<S> {
+    /// Wraps a stream whose opening handshake has already happened elsewhere.
+    pub fn from_upgraded(io: S, role: Role, config: Config) -> Result<Self> {
+        let conn = Connection::with_limits(role, config.limits.clone());
+        Self::from_parts(io, conn, None, config)
+    }
+
+    pub(crate) fn from_parts(
+        io: S,
+        conn: Connection,
+        protocol: Option<String>,
+        config: Config,
+    ) -> Result<Self> {
+        // The socket's own send timeout restarts on progress, like the async one.
+        io.set_write_timeout(config.write_timeout)?;
+        io.set_read_timeout(None)?;
+        Ok(Self {
+            io,
+            conn,
+            protocol,
+            config,
+            unread: Bytes::new(),
+            payload_type: PayloadType::default(),
+            transport_closed: false,
+            closing_since: None,
+            error: None,
+        })
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Whether permessage-deflate was negotiated.
+    pub fn is_compressed(&self) -> bool {
+        self.conn.deflate_enabled()
+    }
+
+    /// The peer's close frame, once it has arrived.
+    pub fn peer_close_frame(&self) -> Option<&Option<CloseFrame>> {
+        self.conn.peer_close()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// How [`Write`] frames its data: text (the default) or binary.
+    pub fn set_payload_type(&mut self, payload_type: PayloadType) {
+        self.payload_type = payload_type;
+    }
+
+    /// The next text or binary message; `Ok(None)` once the connection has closed.
+    pub fn recv(&mut self) -> Result<Option<Message>> {
+        loop {
+            if self.transport_closed {
+                return self.error.take().map_or(Ok(None), Err);
+            }
+            match self.conn.next_event() {
+                Ok(Some(Event::Message(message))) => return Ok(Some(message)),
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "failing the connection");
+                    self.error = Some(Error::Protocol(error));
+                    continue;
+                }
+            }
+            if let Err(error) = self.flush_output() {
+                return Err(self.give_up(error));
+            }
+            if self.conn.state() != State::Open {
+                if self.conn.should_close_transport() {
+                    let _ = self.io.shutdown_write();
+                    self.transport_closed = true;
+                    continue;
+                }
+                if let Err(error) = self.wait_for_close() {
+                    return Err(self.give_up(error));
+                }
+            }
+            match read_some(&mut self.io, self.conn.input_buffer(), READ_CHUNK) {
+                Ok(0) => {
+                    if self.conn.state() == State::Open {
+                        self.error.get_or_insert(Error::AbnormalClosure);
+                    }
+                    self.conn.receive_eof();
+                }
+                Ok(_) => {}
+                Err(error) if is_timeout(&error) && self.closing_since.is_some() => {
+                    tracing::debug!("closing handshake timed out; dropping the transport");
+                    self.transport_closed = true;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(self.give_up(error)),
+            }
+        }
+    }
+
+    /// Sends a message.
+    pub fn send(&mut self, message: Message) -> Result<()> {
+        if self.transport_closed {
+            return Err(Error::ConnectionClosed);
+        }
+        self.conn.send(&message)?;
+        self.flush_output().map_err(|error| self.give_up(error))
+    }
+
+    /// Sends a ping; the pong is taken care of while reading.
+    pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
+        self.send(Message::Ping(payload.into()))
+    }
+
+    /// Closes the connection: sends a close frame with `code` and `reason`, waits (up to
+    /// the close timeout) for the peer's, then closes the transport. Messages that
+    /// arrive meanwhile are discarded.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        if self.conn.state() == State::Open && !self.transport_closed {
+            self.conn.send_close(Some(CloseFrame::new(code, reason)))?;
+        }
+        while self.recv()?.is_some() {}
+        Ok(())
+    }
+
+    /// Starts the close timeout the first time the connection is found closing.
+    fn wait_for_close(&mut self) -> io::Result<()> {
+        let timeout = self.config.close_timeout;
+        let since = *self
+            .closing_since
+            .get_or_insert_with(std::time::Instant::now);
+        let left = timeout.saturating_sub(since.elapsed());
+        // A zero timeout means "none" to the socket, so the last instant waits 1 ms.
+        self.io
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+    }
+
+    fn flush_output(&mut self) -> Result<()> {
+        if self.conn.pending_output().is_empty() {
+            return Ok(());
+        }
+        let output = self.conn.take_output();
+        let written = self.io.write_all(&output).and_then(|()| self.io.flush());
+        written.map_err(
+            |error| match (is_timeout(&error), self.config.write_timeout) {
+                (true, Some(after)) => Error::Timeout {
+                    what: "writing to the peer (it stopped reading)",
+                    after,
+                },
+                _ => Error::Io(error),
+            },
+        )
+    }
+
+    /// After an I/O failure the stream is in an unknown state: nothing more is tried.
+    fn give_up(&mut self, error: impl Into<Error>) -> Error {
+        self.conn.receive_eof();
+        self.transport_closed = true;
+        self.error = None;
+        error.into()
+    }
+}
+
+/// Whether a socket error is its timeout expiring (`WouldBlock` on Unix).
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl<S: Transport> Read for Conn<S> {
+    /// Reads the current message's payload, then the next message's; 0 once the
+    /// connection has closed. Empty messages are skipped, since 0 means the end.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.unread.is_empty() {
+            match self.recv()? {
+                Some(Message::Text(text)) => self.unread = text.into_bytes(),
+                Some(Message::Binary(data)) => self.unread = data,
+                Some(_) => {}
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.unread.len());
+        buf[..n].copy_from_slice(&self.unread[..n]);
+        self.unread.advance(n);
+        Ok(n)
+    }
+}
+
+impl<S: Transport> Write for Conn<S> {
+    /// Sends all of `buf` as one message, text or binary as
+    /// [`set_payload_type`](Conn::set_payload_type) says.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let message = match self.payload_type {
+            PayloadType::Binary => Message::binary(Bytes::copy_from_slice(buf)),
+            PayloadType::Text => {
+                let text = std::str::from_utf8(buf).map_err(|e| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("a text message must be UTF-8 ({e}); call set_payload_type(PayloadType::Binary) to send bytes"),
+                    )
+                })?;
+                Message::text(text.to_owned())
+            }
+        };
+        self.send(message)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // `send` has already written and flushed.
+        Ok(())
+    }
+}

@@ -1,0 +1,66 @@
+//! The blocking API: Go's `x/net/websocket`, for programs without an async runtime.
+//!
+//! [`dial`] mirrors `websocket.Dial(url, protocol, origin)`, and a [`Conn`] is an
+//! [`io::Read`](std::io::Read) and [`io::Write`](std::io::Write) of message payloads
+//! as Go's `*websocket.Conn` is, with [`Conn::recv`] and [`Conn::send`] for whole
+//! messages beside them. The seed's echo client:
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! # fn run() -> wsock::Result<()> {
+//! let mut ws = wsock::blocking::dial("ws://localhost:12345/echo", "", "http://localhost/")?;
+//! ws.write_all(b"hello, world!\n")?;
+//! let mut msg = [0u8; 512];
+//! let n = ws.read(&mut msg)?;
+//! println!("Received: {}.", String::from_utf8_lossy(&msg[..n]));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The server side is [`accept`] on a [`std::net::TcpStream`], or a [`Server`] that
+//! routes by path and runs each connection on its own thread (`websocket.Handler`
+//! under `http.Handle`):
+//!
+//! ```no_run
+//! # fn run() -> wsock::Result<()> {
+//! wsock::blocking::Server::bind("127.0.0.1:12345")?
+//!     .route("/echo", |mut ws| {
+//!         while let Some(message) = ws.recv()? {
+//!             ws.send(message)?;
+//!         }
+//!         Ok(())
+//!     })
+//!     .serve()
+//! # }
+//! ```
+//!
+//! Everything the async side offers for a connection applies here too: limits,
+//! permessage-deflate, subprotocols, the origin policy, TLS, proxies, the close and
+//! write timeouts (through [`Client`](crate::Client) and
+//! [`AcceptOptions`](crate::AcceptOptions)). Keepalive pings need a clock running
+//! beside the reads and are left to the async API; a blocking program can
+//! [`ping`](Conn::ping) itself.
+
+mod client;
+mod conn;
+mod server;
+mod transport;
+
+pub(crate) use client::{connect, Dial};
+pub use conn::{Conn, PayloadType};
+pub use server::{accept, accept_with, Server};
+pub use transport::{Stream, Transport};
+
+/// Connects to `url` offering the subprotocol `protocol` (none if empty) and sending
+/// `origin` as `Origin` (none if empty): Go's `websocket.Dial`. For more settings, use
+/// [`Client::connect_blocking`](crate::Client::connect_blocking).
+pub fn dial(url: &str, protocol: &str, origin: &str) -> crate::Result<Conn> {
+    let mut client = crate::Client::new(url);
+    if !protocol.is_empty() {
+        client = client.protocol(protocol);
+    }
+    if !origin.is_empty() {
+        client = client.origin(origin);
+    }
+    client.connect_blocking()
+}

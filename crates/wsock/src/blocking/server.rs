@@ -1,0 +1,288 @@
+//! The blocking server side: the handshake on a stream, and a server with a thread per
+//! connection.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use http::StatusCode;
+use wsock_proto::handshake::server::{reject, UpgradeRequest};
+
+use super::client::Deadline;
+use super::conn::Conn;
+use super::transport::{Stream, Transport};
+use crate::error::Error;
+use crate::handshake_io::read_head_blocking;
+use crate::server::{decide, route_exists, AcceptOptions, Verdict};
+#[cfg(feature = "tls")]
+use crate::tls::ServerTls;
+use crate::Result;
+
+/// Accepts a WebSocket on `stream` with default options, for any path.
+pub fn accept(stream: TcpStream) -> Result<Conn<TcpStream>> {
+    let (conn, _) = accept_with(stream, &AcceptOptions::default(), |_| Ok(()))?;
+    Ok(conn)
+}
+
+/// Accepts a WebSocket on `stream`; `check` may refuse a request that passed the
+/// protocol and origin checks (see [`crate::accept_with`]). The whole request must
+/// arrive within the handshake timeout.
+pub fn accept_with<S, F>(
+    mut stream: S,
+    options: &AcceptOptions,
+    check: F,
+) -> Result<(Conn<S>, UpgradeRequest)>
+where
+    S: Transport,
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let deadline = Deadline::after(options.handshake_timeout, "the opening handshake");
+    let mut buf = BytesMut::with_capacity(1024);
+    let max = options.limits().max_head_size;
+    let read = read_head_blocking(&mut stream, &mut buf, max, |s| {
+        s.set_read_timeout(Some(deadline.left().map_err(io::Error::other)?))
+    });
+    let head = match read.map_err(|e| deadline.explain_error(e)) {
+        Ok(len) => Ok(buf.split_to(len)),
+        Err(Error::Handshake(error)) => Err(error),
+        Err(other) => return Err(other),
+    };
+    let head = head.as_ref().map(|head| &head[..]).map_err(Clone::clone);
+    match decide(head, &buf, options, check) {
+        Verdict::Accept(accepted) => {
+            stream.set_write_timeout(Some(deadline.left()?))?;
+            stream.write_all(&accepted.response())?;
+            stream.flush()?;
+            let conn = Conn::from_parts(
+                stream,
+                accepted.conn,
+                accepted.protocol,
+                options.config.clone(),
+            )?;
+            Ok((conn, accepted.request))
+        }
+        Verdict::Refuse {
+            status,
+            reason,
+            error,
+        } => {
+            // The client may already be gone; the refusal is a courtesy.
+            let _ = stream.write_all(&reject(status, &reason));
+            let _ = stream.shutdown_write();
+            Err(error)
+        }
+    }
+}
+
+type Handler = Arc<dyn Fn(Conn, UpgradeRequest) -> Result<()> + Send + Sync>;
+
+/// A blocking WebSocket server: routes by path, one thread per connection.
+///
+/// ```no_run
+/// use std::io;
+/// # fn run() -> wsock::Result<()> {
+/// wsock::blocking::Server::bind("127.0.0.1:12345")?
+///     .route("/echo", |mut ws| {
+///         // Go's io.Copy(ws, ws):
+///         while let Some(message) = ws.recv()? {
+///             ws.send(message)?;
+///         }
+///         Ok(())
+///     })
+///     .serve()
+/// # }
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    routes: HashMap<String, Handler>,
+    options: AcceptOptions,
+    max_connections: usize,
+    #[cfg(feature = "tls")]
+    tls: Option<ServerTls>,
+}
+
+impl Server {
+    /// Listens on `addr`.
+    pub fn bind(addr: impl ToSocketAddrs) -> Result<Self> {
+        Ok(Self {
+            listener: TcpListener::bind(addr)?,
+            routes: HashMap::new(),
+            options: AcceptOptions::default(),
+            max_connections: 1_000,
+            #[cfg(feature = "tls")]
+            tls: None,
+        })
+    }
+
+    /// The address listened on (useful after binding port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves WebSockets at `path` with `handler`, called on the connection's thread.
+    pub fn route<F>(self, path: &str, handler: F) -> Self
+    where
+        F: Fn(Conn) -> Result<()> + Send + Sync + 'static,
+    {
+        self.route_with_request(path, move |conn, _| handler(conn))
+    }
+
+    /// Like [`route`](Self::route), also giving the handler the upgrade request.
+    pub fn route_with_request<F>(mut self, path: &str, handler: F) -> Self
+    where
+        F: Fn(Conn, UpgradeRequest) -> Result<()> + Send + Sync + 'static,
+    {
+        self.routes.insert(path.to_owned(), Arc::new(handler));
+        self
+    }
+
+    /// How requests are accepted (origin policy, subprotocols, limits, timeouts).
+    pub fn options(mut self, options: AcceptOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Most connections (threads) at once; more are answered 503. Default 1,000.
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.max_connections = limit;
+        self
+    }
+
+    /// Serves `wss://`; the TLS handshake counts against the handshake timeout.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Accepts connections forever, each on its own thread.
+    pub fn serve(self) -> Result<()> {
+        let shared = Arc::new(Shared {
+            routes: self.routes,
+            options: self.options,
+            active: AtomicUsize::new(0),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
+        });
+        tracing::info!(addr = ?self.listener.local_addr().ok(), "serving WebSockets (blocking)");
+        for stream in self.listener.incoming() {
+            let stream = match stream {
+                Ok(stream) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: let some free up.
+                    tracing::warn!(%error, "accept failed");
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+            };
+            if shared.active.fetch_add(1, Ordering::AcqRel) >= self.max_connections {
+                shared.active.fetch_sub(1, Ordering::AcqRel);
+                refuse_over_limit(stream, self.max_connections);
+                continue;
+            }
+            let shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name("wsock-conn".into())
+                .spawn(move || {
+                    shared.serve_connection(stream);
+                    shared.active.fetch_sub(1, Ordering::AcqRel);
+                });
+            if let Err(error) = spawned {
+                tracing::warn!(%error, "could not start a connection thread");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn refuse_over_limit(mut stream: TcpStream, limit: usize) {
+    tracing::warn!(limit, "connection limit reached; answering 503");
+    let response = reject(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is at its connection limit; retry later",
+    );
+    // Nonblocking, so that a peer that never reads cannot hold the accept loop.
+    let _ = stream.set_nonblocking(true);
+    let _ = stream.write_all(&response);
+}
+
+/// What every connection thread reads.
+struct Shared {
+    routes: HashMap<String, Handler>,
+    options: AcceptOptions,
+    active: AtomicUsize,
+    #[cfg(feature = "tls")]
+    tls: Option<ServerTls>,
+}
+
+impl Shared {
+    fn serve_connection(&self, tcp: TcpStream) {
+        let peer = tcp
+            .peer_addr()
+            .map_or_else(|_| "?".into(), |a| a.to_string());
+        let _ = tcp.set_nodelay(true);
+        let stream = match self.secure(tcp) {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::info!(%peer, %error, "TLS handshake failed");
+                return;
+            }
+        };
+        let accepted = accept_with(stream, &self.options, |request| {
+            route_exists(&self.routes, request)
+        });
+        let (conn, request) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::info!(%peer, %error, "handshake refused");
+                return;
+            }
+        };
+        let path = request.path().to_owned();
+        tracing::info!(%peer, %path, protocol = ?conn.protocol(), "connection opened");
+        let Some(handler) = self.routes.get(&path) else {
+            return; // checked during the handshake
+        };
+        match handler(conn, request) {
+            Ok(()) => tracing::info!(%peer, %path, "connection closed"),
+            Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),
+        }
+    }
+
+    /// The TLS handshake, if this server has TLS.
+    fn secure(&self, tcp: TcpStream) -> Result<Stream> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls_accept(tls, tcp, self.options.handshake_timeout);
+        }
+        Ok(Stream::Plain(tcp))
+    }
+}
+
+#[cfg(feature = "tls")]
+fn tls_accept(tls: &ServerTls, mut tcp: TcpStream, timeout: std::time::Duration) -> Result<Stream> {
+    let deadline = Deadline::after(timeout, "the TLS handshake");
+    let peer = tcp
+        .peer_addr()
+        .map_or_else(|_| "?".into(), |a| a.to_string());
+    let mut conn =
+        rustls::ServerConnection::new(tls.config()).map_err(|e| Error::TlsConfig(e.to_string()))?;
+    while conn.is_handshaking() {
+        tcp.set_read_timeout(Some(deadline.left()?))?;
+        tcp.set_write_timeout(Some(deadline.left()?))?;
+        conn.complete_io(&mut tcp)
+            .map_err(|source| match deadline.explain(source) {
+                Error::Io(source) => Error::TlsHandshake {
+                    peer: peer.clone(),
+                    source,
+                },
+                timeout => timeout,
+            })?;
+    }
+    Ok(Stream::ServerTls(Box::new(rustls::StreamOwned::new(
+        conn, tcp,
+    ))))
+}
