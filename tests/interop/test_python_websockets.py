@@ -1,20 +1,24 @@
 """Interoperability with Python's `websockets`, a peer no one here wrote.
 
 Our server (`wsock echo`) against the websockets client, and our client
-(`examples/interop_client.rs`) against a websockets server. Binaries come from
+(`examples/interop_client.rs`, async and blocking) against a websockets server,
+over ws:// and wss:// (certificates from trustme, made for the run). Binaries come from
 WSOCK_BIN_DIR (default target/release); scripts/test.sh builds them first.
 """
 import asyncio
+import ssl
 import subprocess
+import tempfile
 import threading
 import time
 
 import pytest
+import trustme
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from peers import BIN_DIR, TIMEOUT, free_port
+from peers import BIN_DIR, TIMEOUT, free_port, wait_until_listening
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 16 * 1024 * 1024])
 def test_binary_echo(wsock_echo, size):
@@ -88,7 +92,8 @@ def test_same_origin_is_accepted(wsock_echo):
 class PythonServer:
     """A websockets echo server on its own event loop thread."""
 
-    def __init__(self):
+    def __init__(self, ssl=None):
+        self.ssl = ssl
         self.port = free_port()
         self.closes = []
         self.ready = threading.Event()
@@ -113,7 +118,7 @@ class PythonServer:
 
     async def main(self):
         self.stop = asyncio.Event()
-        async with serve(self.handler, "127.0.0.1", self.port, subprotocols=["chat"], max_size=None):
+        async with serve(self.handler, "127.0.0.1", self.port, subprotocols=["chat"], max_size=None, ssl=self.ssl):
             self.ready.set()
             await self.stop.wait()
 
@@ -127,19 +132,84 @@ class PythonServer:
         self.thread.join(TIMEOUT)
 
 
+def run_interop_client(base, *options):
+    """Runs examples/interop_client against BASE and fails with its output if it fails."""
+    result = subprocess.run(
+        [str(BIN_DIR / "examples" / "interop_client"), base, *options],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def wait_for_close(server):
+    for _ in range(100):  # the handler records the close just after it completes
+        if server.closes:
+            break
+        time.sleep(0.05)
+    assert server.closes == [(4001, "bye")]
+
+
+@pytest.mark.parametrize("api", ["async", "blocking"])
 @pytest.mark.parametrize("deflate", [True, False], ids=["deflate", "plain"])
-def test_wsock_client_against_websockets_server(deflate):
+def test_wsock_client_against_websockets_server(deflate, api):
     with PythonServer() as server:
-        result = subprocess.run(
-            [str(BIN_DIR / "examples" / "interop_client"), f"ws://127.0.0.1:{server.port}"]
-            + (["--deflate"] if deflate else []),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        for _ in range(100):  # the handler records the close just after it completes
-            if server.closes:
-                break
-            time.sleep(0.05)
-        assert server.closes == [(4001, "bye")]
+        options = (["--deflate"] if deflate else []) + (["--blocking"] if api == "blocking" else [])
+        run_interop_client(f"ws://127.0.0.1:{server.port}", *options)
+        wait_for_close(server)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA made for this run and a certificate for localhost, as files."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    folder = tmp_path_factory.mktemp("pki")
+    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    # The chain: the leaf first, then its issuer.
+    with open(paths["cert"], "wb") as chain:
+        for blob in cert.cert_chain_pems:
+            chain.write(blob.bytes())
+    cert.private_key_pem.write_to_path(str(paths["key"]))
+    return ca, cert, paths
+
+
+def test_websockets_client_against_wsock_echo_over_wss(pki):
+    ca, _, paths = pki
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN_DIR / "wsock"), "echo", "--listen", f"127.0.0.1:{port}",
+         "--tls-cert", str(paths["cert"]), "--tls-key", str(paths["key"])],
+        stdout=subprocess.DEVNULL,
+        stderr=tempfile.TemporaryFile(mode="w+"),
+    )
+    try:
+        wait_until_listening(port, proc)
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        ca.configure_trust(context)
+        with connect(f"wss://localhost:{port}/echo", ssl=context, max_size=None, open_timeout=TIMEOUT) as ws:
+            assert_deflate(ws)
+            for message in ["over TLS", b"\x00" * 1_000_000]:
+                ws.send(message)
+                assert ws.recv(timeout=TIMEOUT) == message
+            ws.close(4001, "bye")
+        assert ws.protocol.close_rcvd.code == 4001
+        # A client that does not trust the CA is refused by its own TLS.
+        with pytest.raises(ssl.SSLCertVerificationError):
+            connect(f"wss://localhost:{port}/echo", open_timeout=TIMEOUT)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("api", ["async", "blocking"])
+def test_wsock_client_against_websockets_server_over_wss(pki, api):
+    _, cert, paths = pki
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    with PythonServer(ssl=context) as server:
+        options = ["--deflate", "--ca", str(paths["ca"])] + (["--blocking"] if api == "blocking" else [])
+        run_interop_client(f"wss://localhost:{server.port}", *options)
+        wait_for_close(server)
