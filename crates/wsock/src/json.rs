@@ -1,5 +1,37 @@
 //! JSON messages (feature `json`): serde types sent and received as text messages, as
-//! `golang.org/x/net/websocket`'s `JSON` codec does.
+//! `golang.org/x/net/websocket`'s `JSON` codec does, with
+//! [`WebSocket::send_json`] and [`WebSocket::recv_json`].
+//!
+//! A message that is not the JSON asked for gives [`Error::Json`] and leaves the
+//! connection open: one bad message from a peer costs that message, not the session.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> wsock::Result<()> {
+//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+//! struct Move { x: u8, y: u8 }
+//!
+//! let server = wsock::Server::bind("127.0.0.1:0").await?.route("/game", |mut ws| async move {
+//!     loop {
+//!         match ws.recv_json::<Move>().await {
+//!             Ok(Some(m)) => ws.send_json(&Move { x: m.y, y: m.x }).await?,
+//!             Ok(None) => return Ok(()),
+//!             Err(wsock::Error::Json(_)) => ws.send_json("not a move").await?,
+//!             Err(other) => return Err(other),
+//!         }
+//!     }
+//! });
+//! let url = format!("ws://{}/game", server.local_addr()?);
+//! tokio::spawn(server.serve());
+//!
+//! let mut ws = wsock::Client::new(url).connect().await?;
+//! ws.send(wsock::Message::text("{oops")).await?;
+//! assert_eq!(ws.recv_json::<String>().await?.as_deref(), Some("not a move"));
+//! ws.send_json(&Move { x: 1, y: 2 }).await?;
+//! assert_eq!(ws.recv_json::<Move>().await?, Some(Move { x: 2, y: 1 }));
+//! # Ok(())
+//! # }
+//! ```
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

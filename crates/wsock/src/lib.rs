@@ -38,6 +38,21 @@
 //! # }
 //! ```
 
+//!
+//! # Features and topics
+//!
+//! | Page | What | Cargo feature |
+//! | --- | --- | --- |
+//! | [`tls`] | `wss://` for clients and servers, with rustls | `tls` (default); `native-roots` for the OS's roots |
+//! | [`proxy`] | HTTP `CONNECT` proxies, from the environment or set by hand | always |
+//! | [`blocking`] | Go's `x/net/websocket` API: `dial`, `Conn` as `Read`/`Write`, a threaded server | always |
+//! | `upgrade` | WebSockets inside hyper 1 and axum | `hyper` |
+//! | `json` | serde types as JSON text messages | `json` |
+//! | [`guide::timeouts`] | keepalive pings, idle, write, close, handshake and connect timeouts, with their defaults | always |
+//!
+//! The `upgrade` and `json` pages appear when their features are on
+//! (`cargo doc --all-features`).
+
 #![warn(missing_docs)]
 
 pub mod blocking;
@@ -45,9 +60,10 @@ mod budget;
 mod client;
 mod config;
 mod error;
+pub mod guide;
 mod handshake_io;
 #[cfg(feature = "json")]
-mod json;
+pub mod json;
 mod origin;
 pub mod proxy;
 mod server;

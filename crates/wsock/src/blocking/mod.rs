@@ -19,18 +19,27 @@
 //!
 //! The server side is [`accept`] on a [`std::net::TcpStream`], or a [`Server`] that
 //! routes by path and runs each connection on its own thread (`websocket.Handler`
-//! under `http.Handle`):
+//! under `http.Handle`). Both together, runnable:
 //!
-//! ```no_run
-//! # fn run() -> wsock::Result<()> {
-//! wsock::blocking::Server::bind("127.0.0.1:12345")?
-//!     .route("/echo", |mut ws| {
-//!         while let Some(message) = ws.recv()? {
-//!             ws.send(message)?;
-//!         }
-//!         Ok(())
-//!     })
-//!     .serve()
+//! ```
+//! use std::io::{Read, Write};
+//! # fn main() -> wsock::Result<()> {
+//! let server = wsock::blocking::Server::bind("127.0.0.1:0")?.route("/echo", |mut ws| {
+//!     while let Some(message) = ws.recv()? {
+//!         ws.send(message)?;
+//!     }
+//!     Ok(())
+//! });
+//! let url = format!("ws://{}/echo", server.local_addr()?);
+//! std::thread::spawn(move || server.serve());
+//!
+//! let mut ws = wsock::blocking::dial(&url, "", "")?;
+//! ws.write_all("hello, world!\n".as_bytes())?;
+//! let mut msg = [0u8; 512];
+//! let n = ws.read(&mut msg)?;
+//! assert_eq!(&msg[..n], b"hello, world!\n");
+//! ws.close(wsock::CloseCode::NORMAL, "")?;
+//! # Ok(())
 //! # }
 //! ```
 //!

@@ -1,0 +1,3 @@
+//! Topic pages that span several types. Nothing here is code to call.
+
+pub mod timeouts;
