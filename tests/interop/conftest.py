@@ -1,8 +1,9 @@
-"""Fixtures for the interop tests: `wsock echo` running on a free port."""
+"""Fixtures for the interop tests: `wsock echo` on a free port, and test certificates."""
 import subprocess
 import tempfile
 
 import pytest
+import trustme
 
 from peers import BIN_DIR, TIMEOUT, free_port, wait_until_listening
 
@@ -23,3 +24,19 @@ def wsock_echo():
     finally:
         proc.terminate()
         proc.wait(timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A CA made for this run and a certificate for localhost, as files."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    folder = tmp_path_factory.mktemp("pki")
+    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    # The chain: the leaf first, then its issuer.
+    with open(paths["cert"], "wb") as chain:
+        for blob in cert.cert_chain_pems:
+            chain.write(blob.bytes())
+    cert.private_key_pem.write_to_path(str(paths["key"]))
+    return ca, cert, paths

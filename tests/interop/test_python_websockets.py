@@ -13,7 +13,6 @@ import threading
 import time
 
 import pytest
-import trustme
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -158,22 +157,6 @@ def test_wsock_client_against_websockets_server(deflate, api):
         options = (["--deflate"] if deflate else []) + (["--blocking"] if api == "blocking" else [])
         run_interop_client(f"ws://127.0.0.1:{server.port}", *options)
         wait_for_close(server)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """A CA made for this run and a certificate for localhost, as files."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("localhost")
-    folder = tmp_path_factory.mktemp("pki")
-    paths = {"ca": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
-    ca.cert_pem.write_to_path(str(paths["ca"]))
-    # The chain: the leaf first, then its issuer.
-    with open(paths["cert"], "wb") as chain:
-        for blob in cert.cert_chain_pems:
-            chain.write(blob.bytes())
-    cert.private_key_pem.write_to_path(str(paths["key"]))
-    return ca, cert, paths
 
 
 def test_websockets_client_against_wsock_echo_over_wss(pki):
