@@ -104,29 +104,3 @@ impl Default for DeflateParams {
         }
     }
 }
-
-impl DeflateParams {
-    /// The `Sec-WebSocket-Extensions` value stating these parameters.
-    pub fn to_header(&self) -> String {
-        let mut value = String::from("permessage-deflate");
-        if self.server_no_context_takeover {
-            value.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            value.push_str("; client_no_context_takeover");
-        }
-        if self.server_max_window_bits < 15 {
-            value.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            ));
-        }
-        if self.client_max_window_bits < 15 {
-            value.push_str(&format!(
-                "; client_max_window_bits={}",
-                self.client_max_window_bits
-            ));
-        }
-        value
-    }
-}
