@@ -119,6 +119,10 @@ pub enum LocalError {
     /// A close reason over 123 bytes.
     #[error("a close reason of {0} bytes was given; the limit is 123")]
     CloseReasonTooLong(usize),
+    /// A close frame given to [`crate::PreparedMessage`], which is for messages that
+    /// many connections share; close each connection on its own.
+    #[error("a close frame cannot be prepared for many connections; close each one")]
+    PreparedClose,
 }
 
 /// The opening handshake failed. On the server side [`HandshakeError::status`] is the

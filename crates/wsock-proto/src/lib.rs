@@ -27,6 +27,7 @@ mod keepalive;
 mod limits;
 mod mask;
 mod message;
+mod prepared;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -38,4 +39,5 @@ pub use keepalive::Keepalive;
 pub use limits::Limits;
 pub use mask::apply_mask;
 pub use message::{Message, Utf8Bytes};
+pub use prepared::PreparedMessage;
 pub use utf8::Utf8Validator;

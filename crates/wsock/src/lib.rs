@@ -45,6 +45,7 @@
 //! | --- | --- | --- |
 //! | [`tls`] | `wss://` for clients and servers, with rustls | `tls` (default); `native-roots` for the OS's roots |
 //! | [`proxy`] | HTTP `CONNECT` proxies, from the environment or set by hand | always |
+//! | [`broadcast`] | rooms and fan-out: a message encoded once for every member, slow members bounded | always |
 //! | [`blocking`] | Go's `x/net/websocket` API: `dial`, `Conn` as `Read`/`Write`, a threaded server | always |
 //! | `upgrade` | WebSockets inside hyper 1 and axum | `hyper` |
 //! | `json` | serde types as JSON text messages | `json` |
@@ -56,6 +57,7 @@
 #![warn(missing_docs)]
 
 pub mod blocking;
+pub mod broadcast;
 mod budget;
 mod client;
 mod config;
@@ -87,7 +89,8 @@ pub use transport::MaybeTlsStream;
 
 pub use wsock_proto::handshake::server::UpgradeRequest;
 pub use wsock_proto::{
-    CloseCode, CloseFrame, DeflateConfig, Keepalive, Limits, Message, ProtocolError, Utf8Bytes,
+    CloseCode, CloseFrame, DeflateConfig, Keepalive, Limits, Message, PreparedMessage,
+    ProtocolError, Utf8Bytes,
 };
 
 /// `Result` with wsock's [`Error`].

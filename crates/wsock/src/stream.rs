@@ -1,17 +1,21 @@
 //! `WebSocket`: drives a [`Connection`] over any `AsyncRead + AsyncWrite`.
 
+use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
+use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
-use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
+use wsock_proto::{
+    CloseCode, CloseFrame, Connection, Event, Message, PreparedMessage, Role, State,
+};
 
 use crate::budget::WriteBudget;
 use crate::config::Config;
@@ -20,6 +24,9 @@ use crate::Result;
 
 /// Bytes of spare room made in the receive buffer before each read.
 const READ_CHUNK: usize = 8 << 10;
+
+/// Most buffers handed to one vectored write.
+const MAX_WRITE_SLICES: usize = 32;
 
 /// An open WebSocket over a stream `S` (by default the TCP or TLS stream of a
 /// [`Client`](crate::Client) or [`Server`](crate::Server)).
@@ -48,6 +55,10 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     keepalive_timer: Option<Pin<Box<Sleep>>>,
     /// Runs while output waits for the socket; progress restarts it.
     write_timer: Option<Pin<Box<Sleep>>>,
+    /// Output that goes before the connection's own: shared frames of
+    /// [`PreparedMessage`]s, and what the connection had queued before them.
+    shared: VecDeque<Bytes>,
+    shared_len: usize,
 }
 
 impl<S> Drop for WebSocket<S> {
@@ -99,6 +110,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             accounted: 0,
             keepalive_timer: None,
             write_timer: None,
+            shared: VecDeque::new(),
+            shared_len: 0,
         }
     }
 
@@ -127,23 +140,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Counts this connection's unsent output against `budget`, shared with others.
     pub fn share_write_budget(&mut self, budget: WriteBudget) {
-        budget.update(0, self.conn.pending_output().len());
-        self.accounted = self.conn.pending_output().len();
+        budget.update(0, self.output_len());
+        self.accounted = self.output_len();
         self.budget = Some(budget);
     }
 
     /// Brings the budget up to date with the output queued now.
     fn account(&mut self) {
         if let Some(budget) = &self.budget {
-            let now = self.conn.pending_output().len();
+            let now = self.output_len();
             budget.update(self.accounted, now);
             self.accounted = now;
         }
     }
 
+    /// Bytes queued for the socket.
+    fn output_len(&self) -> usize {
+        self.shared_len + self.conn.pending_output().len()
+    }
+
     /// Whether sending must first wait for this connection's own output to drain.
     fn must_drain(&self) -> bool {
-        let pending = self.conn.pending_output().len();
+        let pending = self.output_len();
         pending >= self.config.write_buffer_limit
             || (pending > 0 && self.budget.as_ref().is_some_and(WriteBudget::is_spent))
     }
@@ -190,6 +208,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub async fn send(&mut self, message: Message) -> Result<()> {
         poll_fn(|cx| self.poll_send_ready(cx)).await?;
         self.start_send_message(&message)?;
+        poll_fn(|cx| self.poll_flush_output(cx)).await
+    }
+
+    /// Sends a message prepared once for many connections (see
+    /// [`broadcast`](crate::broadcast)): a server writes the shared frame without
+    /// encoding or copying it; a client encodes it as usual.
+    pub async fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<()> {
+        poll_fn(|cx| self.poll_send_ready(cx)).await?;
+        self.start_send_prepared(prepared)?;
         poll_fn(|cx| self.poll_flush_output(cx)).await
     }
 
@@ -352,8 +379,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Writes queued output; ready once all of it is written and flushed.
     pub(crate) fn poll_flush_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.account();
-        while !self.conn.pending_output().is_empty() {
-            let written = match Pin::new(&mut self.io).poll_write(cx, self.conn.pending_output()) {
+        while self.output_len() > 0 {
+            let written = match self.poll_write_some(cx) {
                 Poll::Ready(result) => result?,
                 Poll::Pending => return self.poll_write_timeout(cx),
             };
@@ -362,7 +389,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     std::io::Error::from(std::io::ErrorKind::WriteZero).into()
                 ));
             }
-            self.conn.consume_output(written);
+            self.consume_written(written);
             self.account();
             self.needs_flush = true;
             self.restart_write_timer();
@@ -377,6 +404,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         // Nothing is waiting: an idle connection keeps no timer.
         self.write_timer = None;
         Poll::Ready(Ok(()))
+    }
+
+    /// One write of queued output: the shared chunks, then the connection's own, in
+    /// one vectored write when there are several.
+    fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        let own = self.conn.pending_output();
+        if self.shared.is_empty() {
+            return Pin::new(&mut self.io).poll_write(cx, own);
+        }
+        let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+        let mut count = 0;
+        for chunk in self.shared.iter().take(MAX_WRITE_SLICES - 1) {
+            slices[count] = IoSlice::new(chunk);
+            count += 1;
+        }
+        if !own.is_empty() && count == self.shared.len() {
+            slices[count] = IoSlice::new(own);
+            count += 1;
+        }
+        Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count])
+    }
+
+    /// Drops `written` bytes from the front of the queued output.
+    fn consume_written(&mut self, mut written: usize) {
+        while written > 0 {
+            let Some(chunk) = self.shared.front_mut() else {
+                self.conn.consume_output(written);
+                return;
+            };
+            let taken = written.min(chunk.len());
+            chunk.advance(taken);
+            self.shared_len -= taken;
+            written -= taken;
+            if chunk.is_empty() {
+                self.shared.pop_front();
+            }
+        }
     }
 
     /// While the socket takes nothing: pending, or an error once the write timeout has
@@ -418,6 +482,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             ready!(self.poll_flush_output(cx))?;
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Queues a prepared message: on a server, its shared frame, after everything
+    /// queued before it.
+    pub(crate) fn start_send_prepared(&mut self, prepared: &PreparedMessage) -> Result<()> {
+        if self.transport_closed {
+            return Err(Error::ConnectionClosed);
+        }
+        if !self.conn.may_share_frames()? {
+            return self.start_send_message(prepared.message());
+        }
+        let own = self.conn.take_output();
+        if !own.is_empty() {
+            self.shared_len += own.len();
+            self.shared.push_back(own.freeze());
+        }
+        self.shared_len += prepared.frame().len();
+        self.shared.push_back(prepared.frame().clone());
+        self.account();
+        Ok(())
     }
 
     pub(crate) fn start_send_message(&mut self, message: &Message) -> Result<()> {

@@ -77,11 +77,16 @@ pub fn request_head(addr: SocketAddr, path: &str, extra: &str) -> String {
     )
 }
 
-/// Opens a WebSocket by hand and returns the raw stream after the 101 response.
+/// Opens a WebSocket at /echo by hand and returns the raw stream after the 101.
 pub async fn raw_websocket(addr: SocketAddr) -> TcpStream {
+    raw_websocket_at(addr, "/echo").await
+}
+
+/// Opens a WebSocket at `path` by hand and returns the raw stream after the 101.
+pub async fn raw_websocket_at(addr: SocketAddr, path: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(request_head(addr, "/echo", "").as_bytes())
+        .write_all(request_head(addr, path, "").as_bytes())
         .await
         .unwrap();
     let mut head = Vec::new();
