@@ -1,6 +1,7 @@
-//! `wsock`: a WebSocket echo server and client on the command line. Argument parsing
+//! `wsock`: a WebSocket echo server, chat server and client on the command line. Argument parsing
 //! and printing only; the behaviour lives in the `wsock` library.
 
+mod broadcast;
 mod connect;
 mod echo;
 mod signals;
@@ -21,6 +22,9 @@ struct Cli {
 enum Command {
     /// Serve an echo WebSocket (default ws://127.0.0.1:12345/echo).
     Echo(echo::EchoArgs),
+    /// Serve a chat page at / and its rooms at /ws?room=NAME, shared across nodes with
+    /// --redis.
+    Broadcast(broadcast::BroadcastArgs),
     /// Connect to a WebSocket, send each stdin line as a text message, print what
     /// arrives.
     Connect(connect::ConnectArgs),
@@ -44,6 +48,7 @@ fn main() {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
             Command::Connect(args) => connect::run(args).await,
+            Command::Broadcast(args) => broadcast::run(args).await,
         }
     });
     match result {
