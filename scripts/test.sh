@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine: installs the Python peers in .venv,
 # and Node's ws, checks formatting and lints, runs the Rust tests, the Autobahn
-# conformance cases as server and client, and the interop tests against Python
-# websockets and Node ws.
+# conformance cases as server and client, the interop tests against Python
+# websockets and Node ws, the multi-node chat through Redis, and the chat page in
+# headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,11 +12,18 @@ step "Python venv with the test peers (kosoku, websockets, pytest)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
-step "Node's ws for the interop tests"
-if ! command -v npm >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq nodejs npm
+step "Debian packages: Node.js, redis-server and Chromium for the peers"
+missing=()
+command -v npm >/dev/null || missing+=(nodejs npm)
+command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+step "Node's ws and playwright-core for the interop and browser tests"
 npm ci --prefix tests/interop/node --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -35,5 +43,8 @@ cargo build --release --workspace --bins --examples
 step "Autobahn conformance through kosoku, wsock as server and as client"
 scripts/autobahn.sh both
 
-step "interop with Python websockets and Node ws"
+step "interop with Python websockets and Node ws; broadcast nodes through Redis"
 .venv/bin/python -m pytest -q tests/interop
+
+step "the chat page of wsock broadcast in headless Chromium"
+node --test tests/browser/

@@ -1,5 +1,9 @@
 //! The chat rooms: members join a room of the hub, what they say is stamped and
 //! published, and everyone sees who is there, across nodes when Redis relays.
+//!
+//! A member gets the room's names once, in its welcome, and then `join` and `leave`
+//! events: a full list to everyone on every change would cost the square of the room's
+//! size.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,18 +72,17 @@ impl Chat {
         room: String,
         name: String,
     ) -> wsock::Result<()> {
+        // Joined before the names are read, so no change after them is missed.
         let member = self.hub.join(&room);
-        ws.send(Message::text(
-            json!({"type": "welcome", "user": name, "room": room}).to_string(),
-        ))
-        .await?;
-        self.presence().join(&room, &name);
-        self.roster_changed(&room);
+        let names = self.change_presence(&room, |presence| presence.join(&room, &name));
+        self.announce_local(&room);
+        let welcome = json!({"type": "welcome", "user": name, "room": room, "users": names});
+        ws.send(Message::text(welcome.to_string())).await?;
         let result = member
             .run(&mut ws, |message| self.said(&room, &name, message))
             .await;
-        self.presence().leave(&room, &name);
-        self.roster_changed(&room);
+        self.change_presence(&room, |presence| presence.leave(&room, &name));
+        self.announce_local(&room);
         result
     }
 
@@ -104,19 +107,34 @@ impl Chat {
                 self.hub.publish(&envelope.room, Message::text(line));
             }
             Body::Roster(names) => {
-                let changed =
-                    self.presence()
-                        .announce(&envelope.node, &envelope.room, names, Instant::now());
-                if changed {
-                    self.send_names(&envelope.room);
-                }
+                let (node, room) = (envelope.node, envelope.room);
+                self.change_presence(&room, |presence| {
+                    presence.announce(&node, &room, names, Instant::now());
+                });
             }
         }
     }
 
-    /// After a local join or leave: tell the room, and the other nodes.
-    fn roster_changed(&self, room: &str) {
-        self.send_names(room);
+    /// Applies `change` and tells `room` who joined and who left because of it;
+    /// returns the names there now.
+    fn change_presence(&self, room: &str, change: impl FnOnce(&mut Presence)) -> Vec<String> {
+        let (before, after) = {
+            let mut presence = self.presence();
+            let before = presence.names(room);
+            change(&mut presence);
+            (before, presence.names(room))
+        };
+        for (kind, names, others) in [("join", &after, &before), ("leave", &before, &after)] {
+            for user in names.iter().filter(|name| !others.contains(name)) {
+                let event = json!({"type": kind, "user": user}).to_string();
+                self.hub.publish(room, Message::text(event));
+            }
+        }
+        after
+    }
+
+    /// Tells the other nodes this node's names in `room`.
+    fn announce_local(&self, room: &str) {
         let names = self.presence().local_names(room);
         self.relay_out(room, Body::Roster(names));
     }
@@ -124,30 +142,14 @@ impl Chat {
     /// Repeats this node's rosters, so that nodes (re)joining learn them and stale
     /// ones expire; and forgets nodes that stopped announcing.
     fn announce_rosters(&self) {
-        let (rosters, expired) = {
-            let mut presence = self.presence();
-            let rosters: Vec<_> = presence
-                .local_rooms()
-                .into_iter()
-                .map(|room| {
-                    let names = presence.local_names(&room);
-                    (room, names)
-                })
-                .collect();
-            (rosters, presence.expire(Instant::now()))
-        };
-        for (room, names) in rosters {
-            self.relay_out(&room, Body::Roster(names));
+        let rooms = self.presence().local_rooms();
+        for room in &rooms {
+            self.announce_local(room);
         }
-        for room in expired {
-            self.send_names(&room);
+        let stale = self.presence().stale_rooms(Instant::now());
+        for room in stale {
+            self.change_presence(&room, |presence| presence.expire(&room, Instant::now()));
         }
-    }
-
-    fn send_names(&self, room: &str) {
-        let names = self.presence().names(room);
-        let line = json!({"type": "presence", "users": names}).to_string();
-        self.hub.publish(room, Message::text(line));
     }
 
     fn relay_out(&self, room: &str, body: Body) {

@@ -54,36 +54,34 @@ impl Presence {
         self.local.keys().cloned().collect()
     }
 
-    /// Records `node`'s roster of `room`; true if it changed who is there.
-    pub fn announce(&mut self, node: &str, room: &str, names: Vec<String>, now: Instant) -> bool {
+    /// Records `node`'s roster of `room` (an empty one removes it).
+    pub fn announce(&mut self, node: &str, room: &str, names: Vec<String>, now: Instant) {
         let key = (node.to_owned(), room.to_owned());
-        let before = self.names(room);
         if names.is_empty() {
             self.remote.remove(&key);
         } else {
             self.remote.insert(key, (now, names));
         }
-        self.names(room) != before
     }
 
-    /// Forgets rosters not announced within [`REMOTE_TTL`] (their node is gone, or
-    /// cut off); returns the rooms whose list changed.
-    pub fn expire(&mut self, now: Instant) -> Vec<String> {
-        let stale: Vec<_> = self
+    /// Rooms with a roster not announced within [`REMOTE_TTL`].
+    pub fn stale_rooms(&self, now: Instant) -> Vec<String> {
+        let mut rooms: Vec<String> = self
             .remote
             .iter()
             .filter(|(_, (at, _))| now.duration_since(*at) > REMOTE_TTL)
-            .map(|(key, _)| key.clone())
+            .map(|((_, room), _)| room.clone())
             .collect();
-        let mut changed = Vec::new();
-        for key in stale {
-            let before = self.names(&key.1);
-            self.remote.remove(&key);
-            if self.names(&key.1) != before && !changed.contains(&key.1) {
-                changed.push(key.1);
-            }
-        }
-        changed
+        rooms.sort();
+        rooms.dedup();
+        rooms
+    }
+
+    /// Forgets `room`'s rosters not announced within [`REMOTE_TTL`] (their node is
+    /// gone, or cut off).
+    pub fn expire(&mut self, room: &str, now: Instant) {
+        self.remote
+            .retain(|(_, r), (at, _)| r != room || now.duration_since(*at) <= REMOTE_TTL);
     }
 
     /// Everyone in `room` on every node, sorted, each name once.
@@ -129,17 +127,22 @@ mod tests {
         let mut presence = Presence::default();
         let start = Instant::now();
         presence.join("lobby", "alice");
-        assert!(presence.announce("node-b", "lobby", vec!["bob".into()], start));
-        assert!(!presence.announce("node-b", "lobby", vec!["bob".into()], start));
-        assert!(!presence.announce("node-c", "lobby", vec!["alice".into()], start));
-        assert_eq!(presence.names("lobby"), ["alice", "bob"]);
-        assert!(presence.expire(start + REMOTE_TTL / 2).is_empty());
-        assert_eq!(presence.expire(start + REMOTE_TTL * 2), ["lobby"]);
-        assert_eq!(presence.names("lobby"), ["alice"]);
         presence.announce("node-b", "lobby", vec!["bob".into()], start);
-        assert!(
-            presence.announce("node-b", "lobby", vec![], start),
-            "an empty roster leaves"
+        presence.announce("node-c", "lobby", vec!["alice".into()], start);
+        presence.announce("node-c", "other", vec!["carol".into()], start);
+        assert_eq!(presence.names("lobby"), ["alice", "bob"]);
+        assert!(presence.stale_rooms(start + REMOTE_TTL / 2).is_empty());
+        let later = start + REMOTE_TTL * 2;
+        assert_eq!(presence.stale_rooms(later), ["lobby", "other"]);
+        presence.expire("lobby", later);
+        assert_eq!(presence.names("lobby"), ["alice"]);
+        assert_eq!(
+            presence.names("other"),
+            ["carol"],
+            "only the room asked for"
         );
+        presence.announce("node-b", "lobby", vec!["bob".into()], later);
+        presence.announce("node-b", "lobby", vec![], later);
+        assert_eq!(presence.names("lobby"), ["alice"], "an empty roster leaves");
     }
 }

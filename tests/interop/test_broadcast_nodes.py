@@ -1,0 +1,144 @@
+"""`wsock broadcast` nodes sharing rooms through a real redis-server on loopback.
+
+Two nodes, clients on each (Python websockets): messages cross nodes exactly once;
+with Redis stopped, local delivery goes on; once Redis is back, delivery across nodes
+resumes without restarting the nodes.
+"""
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+from websockets.sync.client import connect
+
+from peers import BIN_DIR, TIMEOUT, free_port, wait_until_listening
+
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def start(args):
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=tempfile.TemporaryFile(mode="w+"))
+
+
+def start_redis(port):
+    proc = start([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+    wait_until_listening(port, proc)
+    return proc
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=TIMEOUT)
+
+
+class Member:
+    """A chat client that keeps the room's names up to date from the events it reads."""
+
+    def __init__(self, port, name):
+        self.connection = connect(f"ws://127.0.0.1:{port}/ws?room=lobby&name={name}", open_timeout=TIMEOUT)
+        self.users = set()
+
+    def __enter__(self):
+        self.ws = self.connection.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.connection.__exit__(*exc)
+
+    def send(self, text):
+        self.ws.send(text)
+
+    def event(self, timeout=TIMEOUT):
+        event = json.loads(self.ws.recv(timeout=timeout))
+        if event["type"] == "welcome":
+            self.users = set(event["users"])
+        elif event["type"] == "join":
+            self.users.add(event["user"])
+        elif event["type"] == "leave":
+            self.users.discard(event["user"])
+        return event
+
+    def chat_lines(self, until, limit=200):
+        """Chat texts received up to and including `until` (other events applied)."""
+        texts = []
+        for _ in range(limit):
+            event = self.event()
+            if event["type"] == "message":
+                texts.append(event["text"])
+                if event["text"] == until:
+                    return texts
+        raise AssertionError(f"{until!r} never came; got {texts}")
+
+    def wait_for_users(self, users):
+        for _ in range(200):
+            if self.users == set(users):
+                return
+            self.event()
+        raise AssertionError(f"the room never showed {users}; it shows {self.users}")
+
+
+@pytest.fixture
+def cluster():
+    redis_port = free_port()
+    redis = start_redis(redis_port)
+    nodes = []
+    for _ in range(2):
+        port = free_port()
+        proc = start([str(BIN_DIR / "wsock"), "broadcast", "--listen", f"127.0.0.1:{port}",
+                      "--redis", f"redis://127.0.0.1:{redis_port}"])
+        wait_until_listening(port, proc)
+        nodes.append((port, proc))
+    state = {"redis": redis, "redis_port": redis_port, "ports": [port for port, _ in nodes]}
+    try:
+        yield state
+    finally:
+        for _, proc in nodes:
+            stop(proc)
+        stop(state["redis"])
+
+
+def test_rooms_span_nodes_exactly_once_and_survive_a_redis_restart(cluster):
+    port_a, port_b = cluster["ports"]
+    with Member(port_a, "a1") as a1, Member(port_a, "a2") as a2, Member(port_b, "b1") as b1:
+        # Rosters cross nodes: everyone sees all three.
+        for member in (a1, a2, b1):
+            member.wait_for_users(["a1", "a2", "b1"])
+
+        a1.send("one")
+        b1.send("two")
+        for member in (a1, a2, b1):
+            # "one" and "two" may arrive in either order on each node, but each once.
+            lines = member.chat_lines(until="two")
+            if "one" not in lines:
+                lines += member.chat_lines(until="one")
+            assert sorted(lines) == ["one", "two"], lines
+
+        # Redis goes away: members on one node still hear each other.
+        stop(cluster["redis"])
+        a1.send("local only")
+        assert a2.chat_lines(until="local only") == ["local only"]
+        assert a1.chat_lines(until="local only") == ["local only"]
+
+        # Redis comes back on the same port; the nodes reconnect by themselves.
+        cluster["redis"] = start_redis(cluster["redis_port"])
+        resumed = False
+        for attempt in range(60):  # probes every 0.25 s, for at most 15 s
+            a1.send(f"probe {attempt}")
+            try:
+                event = b1.event(timeout=0.25)
+            except TimeoutError:
+                continue
+            if event["type"] == "message" and event["text"].startswith("probe"):
+                resumed = True
+                break
+        assert resumed, "delivery across nodes did not resume after Redis came back"
+
+        a1.send("after")
+        b1_lines = b1.chat_lines(until="after")
+        assert b1_lines.count("after") == 1
+        assert all(line.startswith("probe") for line in b1_lines[:-1])
+        a2_lines = a2.chat_lines(until="after")
+        assert a2_lines.count("after") == 1
+        assert "local only" not in b1_lines, "a message sent while Redis was down came late"
