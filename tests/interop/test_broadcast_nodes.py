@@ -142,3 +142,22 @@ def test_rooms_span_nodes_exactly_once_and_survive_a_redis_restart(cluster):
         a2_lines = a2.chat_lines(until="after")
         assert a2_lines.count("after") == 1
         assert "local only" not in b1_lines, "a message sent while Redis was down came late"
+
+
+def test_the_page_and_bad_requests(cluster):
+    import urllib.error
+    import urllib.request
+
+    port = cluster["ports"][0]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=TIMEOUT) as response:
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert "<title>wsock chat</title>" in response.read().decode()
+    for path, status, reason in [
+        ("/ws?room=a/b", 400, "invalid room"),
+        ("/ws", 400, "Upgrade"),  # a plain GET is not a WebSocket request
+        ("/elsewhere", 404, "not found"),
+    ]:
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT)
+        assert error.value.code == status, path
+        assert reason in error.value.read().decode(), path
