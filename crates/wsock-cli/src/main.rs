@@ -1,6 +1,7 @@
 //! `wsock`: a WebSocket echo server, chat server and client on the command line. Argument parsing
 //! and printing only; the behaviour lives in the `wsock` library.
 
+mod bench;
 mod broadcast;
 mod connect;
 mod echo;
@@ -25,6 +26,9 @@ enum Command {
     /// Serve a chat page at / and its rooms at /ws?room=NAME, shared across nodes with
     /// --redis.
     Broadcast(broadcast::BroadcastArgs),
+    /// Load an echo server: many connections, messages in flight, every echo checked;
+    /// prints messages/s, MiB/s and round-trip percentiles.
+    Bench(bench::BenchArgs),
     /// Connect to a WebSocket, send each stdin line as a text message, print what
     /// arrives.
     Connect(connect::ConnectArgs),
@@ -40,17 +44,27 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
+    // The load generator picks its own runtime (one thread by default).
+    let command = match cli.command {
+        Command::Bench(args) => finish(bench::run(args)),
+        command => command,
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => exit_with(&format!("cannot start the async runtime: {error}")),
     };
     let result = runtime.block_on(async {
-        match cli.command {
+        match command {
             Command::Echo(args) => echo::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Broadcast(args) => broadcast::run(args).await,
+            Command::Bench(_) => unreachable!("run before the runtime starts"),
         }
     });
+    finish(result)
+}
+
+fn finish(result: wsock::Result<()>) -> ! {
     match result {
         // Exit at once: a pending blocking read of stdin must not keep us alive.
         Ok(()) => std::process::exit(0),

@@ -74,8 +74,13 @@ pub struct Outcome {
 }
 
 pub fn connect(args: &[&str], stdin: &str) -> Outcome {
+    run("connect", args, stdin)
+}
+
+/// Runs `wsock SUBCOMMAND ARGS...` with `stdin`, for at most [`PATIENCE`].
+pub fn run(subcommand: &str, args: &[&str], stdin: &str) -> Outcome {
     let mut child = Command::new(WSOCK)
-        .arg("connect")
+        .arg(subcommand)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -94,7 +99,7 @@ pub fn connect(args: &[&str], stdin: &str) -> Outcome {
     });
     let output = outcome
         .recv_timeout(PATIENCE)
-        .expect("wsock connect did not exit")
+        .expect("wsock did not exit in time")
         .unwrap();
     Outcome {
         code: output.status.code(),

@@ -1,0 +1,338 @@
+//! `wsock bench URL`: a load generator for echo servers. Each connection keeps
+//! `--pipeline` messages in flight, checks every echo byte for byte, and times each
+//! round trip; the summary gives messages/s, MiB/s and latency percentiles.
+//!
+//! It runs on one thread by default (pin it with `taskset`), writes each batch of
+//! messages with one flush, and reports its own CPU time, so that a run can show
+//! the server, not the generator, was the limit.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use wsock::{Client, CloseCode, Config, DeflateConfig, Error, Limits, Message};
+
+/// Arguments of `wsock bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The echo server's URL, e.g. ws://127.0.0.1:12345/echo.
+    url: String,
+    /// Concurrent connections.
+    #[arg(short, long, default_value_t = 1)]
+    connections: usize,
+    /// Payload bytes per message.
+    #[arg(short, long, default_value_t = 16)]
+    size: usize,
+    /// Run this many seconds (after every connection is open).
+    #[arg(
+        short,
+        long,
+        value_name = "SECS",
+        default_value_t = 10.0,
+        conflicts_with = "messages"
+    )]
+    duration: f64,
+    /// Stop after this many echoes in total instead of after --duration.
+    #[arg(short, long)]
+    messages: Option<u64>,
+    /// Messages in flight per connection.
+    #[arg(short, long, default_value_t = 1)]
+    pipeline: usize,
+    /// Send text messages (valid UTF-8) instead of binary ones.
+    #[arg(long, conflicts_with = "binary")]
+    text: bool,
+    /// Send binary messages (the default).
+    #[arg(long)]
+    binary: bool,
+    /// Offer permessage-deflate and fail if the server declines it.
+    #[arg(long)]
+    deflate: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads (1: a single-threaded runtime, the cheapest per message).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+/// The summary of a run.
+#[derive(Serialize)]
+struct Summary {
+    connections: usize,
+    size: usize,
+    pipeline: usize,
+    messages: u64,
+    seconds: f64,
+    messages_per_second: f64,
+    mib_per_second: f64,
+    latency_us: Latency,
+    /// The generator's own CPU time over the run, as a share of one core.
+    generator_cpu: f64,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    max: u64,
+}
+
+/// What every connection shares.
+struct Shared {
+    args: BenchArgs,
+    /// Echoes checked so far, over all connections.
+    done: AtomicU64,
+    /// When the measured part ends (set once every connection is open).
+    deadline: std::sync::OnceLock<Instant>,
+}
+
+pub fn run(args: BenchArgs) -> wsock::Result<()> {
+    let runtime = match args.threads {
+        0 | 1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build()?,
+    };
+    let json = args.json;
+    let summary = runtime.block_on(drive(args))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("the summary serializes")
+        );
+    } else {
+        print_summary(&summary);
+    }
+    Ok(())
+}
+
+async fn drive(args: BenchArgs) -> wsock::Result<Summary> {
+    let connections = args.connections.max(1);
+    let shared = Arc::new(Shared {
+        args,
+        done: AtomicU64::new(0),
+        deadline: std::sync::OnceLock::new(),
+    });
+    let mut sockets = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        sockets.push(connect(&shared.args).await?);
+    }
+    let progress = progress_bar(&shared.args);
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let duration = Duration::from_secs_f64(shared.args.duration.max(0.001));
+    let _ = shared.deadline.set(started + duration);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, ws) in sockets.into_iter().enumerate() {
+        tasks.spawn(connection(ws, index as u64, shared.clone()));
+    }
+    let mut histogram = Histogram::<u64>::new(3).expect("3 significant figures are valid");
+    let mut ticker = tokio::time::interval(Duration::from_millis(200));
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            finished = tasks.join_next() => match finished {
+                Some(Ok(Ok(latencies))) => histogram.add(&latencies).expect("same bounds"),
+                Some(Ok(Err(error))) => { failure.get_or_insert(error); }
+                Some(Err(panicked)) => { failure.get_or_insert(Error::Io(std::io::Error::other(panicked))); }
+                None => break,
+            },
+            _ = ticker.tick() => if let Some(bar) = &progress {
+                bar.set_position(shared.done.load(Ordering::Relaxed));
+            },
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_time().saturating_sub(cpu_before).as_secs_f64();
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let messages = shared.done.load(Ordering::Relaxed);
+    let args = &shared.args;
+    Ok(Summary {
+        connections,
+        size: args.size,
+        pipeline: args.pipeline.max(1),
+        messages,
+        seconds,
+        messages_per_second: messages as f64 / seconds,
+        mib_per_second: (messages as f64 * args.size as f64) / seconds / (1 << 20) as f64,
+        latency_us: Latency {
+            p50: histogram.value_at_quantile(0.50),
+            p90: histogram.value_at_quantile(0.90),
+            p99: histogram.value_at_quantile(0.99),
+            max: histogram.max(),
+        },
+        generator_cpu: cpu / seconds,
+    })
+}
+
+async fn connect(args: &BenchArgs) -> wsock::Result<wsock::WebSocket> {
+    let mut limits = Limits::default();
+    limits.max_message_size = limits.max_message_size.max(args.size + 1);
+    limits.max_frame_size = limits.max_frame_size.max(args.size + 1);
+    let mut client = Client::new(&args.url)
+        .no_proxy()
+        .config(Config::default().with_limits(limits));
+    if args.deflate {
+        client = client.deflate(DeflateConfig::default());
+    }
+    let ws = client.connect().await?;
+    if args.deflate && !ws.is_compressed() {
+        return Err(Error::Io(std::io::Error::other(
+            "the server declined permessage-deflate (--deflate asks for it)",
+        )));
+    }
+    Ok(ws)
+}
+
+/// One connection's loop: keeps `pipeline` messages in flight until the run ends,
+/// then drains and closes. Returns its round-trip times in microseconds.
+async fn connection(
+    mut ws: wsock::WebSocket,
+    index: u64,
+    shared: Arc<Shared>,
+) -> wsock::Result<Histogram<u64>> {
+    let args = &shared.args;
+    let deadline = *shared.deadline.get().expect("set before the tasks start");
+    let mut histogram = Histogram::<u64>::new(3).expect("3 significant figures are valid");
+    let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::with_capacity(args.pipeline);
+    let mut next = 0u64;
+    let mut stopping = false;
+    loop {
+        // Top up the pipeline with one flush for the whole batch.
+        if !stopping {
+            let mut queued = false;
+            while in_flight.len() < args.pipeline.max(1) {
+                let seq = index << 40 | next;
+                next += 1;
+                ws.feed(message(seq, args.size, args.text)).await?;
+                in_flight.push_back((seq, Instant::now()));
+                queued = true;
+            }
+            if queued {
+                ws.flush().await?;
+            }
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let reply = ws.recv().await?.ok_or_else(|| {
+            Error::Io(std::io::Error::other(
+                "the server closed the connection mid-run",
+            ))
+        })?;
+        let (seq, sent) = in_flight
+            .pop_front()
+            .expect("a reply to something in flight");
+        if reply != message(seq, args.size, args.text) {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "echo {seq} differs from what was sent ({} bytes back)",
+                reply.payload().len()
+            ))));
+        }
+        histogram
+            .record(sent.elapsed().as_micros() as u64)
+            .expect("the histogram grows to fit");
+        let done = shared.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let over = match args.messages {
+            Some(total) => done >= total,
+            None => Instant::now() >= deadline,
+        };
+        stopping |= over;
+    }
+    ws.close(CloseCode::NORMAL, "").await?;
+    Ok(histogram)
+}
+
+/// The message with sequence number `seq`: the number, then a pattern derived from it,
+/// so that every echo can be checked without keeping copies.
+fn message(seq: u64, size: usize, text: bool) -> Message {
+    let mut payload = Vec::with_capacity(size);
+    let stamp = format!("{seq:016x}");
+    payload.extend(stamp.bytes().cycle().take(size));
+    if text {
+        // Hex digits are ASCII, so always valid UTF-8.
+        Message::text(String::from_utf8(payload).expect("ASCII"))
+    } else {
+        Message::binary(payload)
+    }
+}
+
+fn progress_bar(args: &BenchArgs) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if args.json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match args.messages {
+        Some(total) => indicatif::ProgressBar::new(total),
+        None => indicatif::ProgressBar::no_length(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {pos} echoes ({per_sec})")
+            .expect("a valid template"),
+    );
+    Some(bar)
+}
+
+fn print_summary(summary: &Summary) {
+    println!(
+        "{} connections × {} B, {} in flight each: {} echoes in {:.2} s",
+        summary.connections, summary.size, summary.pipeline, summary.messages, summary.seconds
+    );
+    println!(
+        "  {:.0} messages/s, {:.2} MiB/s",
+        summary.messages_per_second, summary.mib_per_second
+    );
+    let l = &summary.latency_us;
+    println!(
+        "  round trip: p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
+        l.p50, l.p90, l.p99, l.max
+    );
+    println!(
+        "  generator CPU: {:.0}% of one core{}",
+        summary.generator_cpu * 100.0,
+        if summary.generator_cpu > 0.9 {
+            " (the generator may be the limit: add --threads or pin it to its own core)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// This process's user and system CPU time.
+fn cpu_time() -> Duration {
+    // std has no getrusage, and libc is not worth adding for it: read /proc.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which may contain spaces, end with ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
+    let total = ticks(11) + ticks(12);
+    Duration::from_millis(total * 1000 / clock_ticks_per_second())
+}
+
+fn clock_ticks_per_second() -> u64 {
+    // Linux has used 100 for user-visible clock ticks on every architecture for
+    // decades; sysconf would need libc for the same answer.
+    100
+}

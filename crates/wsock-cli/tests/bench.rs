@@ -1,0 +1,87 @@
+//! `wsock bench` against real echo servers on 127.0.0.1.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn a_run_reports_rates_and_latencies_as_json() {
+    let server = EchoServer::start(&[]);
+    let out = run(
+        "bench",
+        &[
+            &server.url,
+            "-c",
+            "3",
+            "-p",
+            "4",
+            "-s",
+            "64",
+            "-m",
+            "300",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let summary: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert!(summary["messages"].as_u64().unwrap() >= 300, "{summary}");
+    assert_eq!(summary["connections"], 3);
+    assert!(summary["messages_per_second"].as_f64().unwrap() > 0.0);
+    let latency = &summary["latency_us"];
+    let (p50, p99, max) = (
+        latency["p50"].as_u64().unwrap(),
+        latency["p99"].as_u64().unwrap(),
+        latency["max"].as_u64().unwrap(),
+    );
+    assert!(p50 <= p99 && p99 <= max, "{latency}");
+}
+
+#[test]
+fn text_with_deflate_runs_and_a_server_without_it_is_an_error() {
+    let server = EchoServer::start(&[]);
+    let out = run(
+        "bench",
+        &[&server.url, "-m", "50", "--text", "--deflate", "-s", "2000"],
+        "",
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("messages/s"), "{}", out.stdout);
+    let plain = EchoServer::start(&["--no-deflate"]);
+    let out = run("bench", &[&plain.url, "-m", "10", "--deflate"], "");
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("declined permessage-deflate"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_echo_that_differs_fails_the_run() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(async {
+        let server =
+            wsock::Server::bind("127.0.0.1:0")
+                .await
+                .unwrap()
+                .route("/echo", |mut ws| async move {
+                    while let Some(message) = ws.recv().await? {
+                        let mut payload = message.payload().to_vec();
+                        payload.reverse();
+                        ws.send(wsock::Message::binary(payload)).await?;
+                    }
+                    Ok(())
+                });
+        let url = format!("ws://{}/echo", server.local_addr().unwrap());
+        tokio::spawn(server.serve());
+        url
+    });
+    let out = run("bench", &[&url, "-m", "10", "-s", "32"], "");
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("differs from what was sent"),
+        "{}",
+        out.stderr
+    );
+}
