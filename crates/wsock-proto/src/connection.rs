@@ -265,6 +265,17 @@ impl Connection {
         self.input.len()
     }
 
+    /// Frees the receive and send buffers if they are empty, so that a connection
+    /// waiting for its peer holds no buffer memory; they grow again on demand.
+    pub fn release_idle_buffers(&mut self) {
+        if self.input.is_empty() && self.input.capacity() > 0 {
+            self.input = BytesMut::new();
+        }
+        if self.output.is_empty() && self.output.capacity() > 0 {
+            self.output = BytesMut::new();
+        }
+    }
+
     /// Records that the transport reached EOF. Afterwards the connection is closed; see
     /// [`closed_abnormally`](Self::closed_abnormally).
     pub fn receive_eof(&mut self) {

@@ -926,3 +926,26 @@ mod keepalive {
         assert!(s.pending_output().is_empty());
     }
 }
+
+#[test]
+fn idle_buffers_are_released_and_busy_ones_kept() {
+    let mut server = Connection::new(Role::Server);
+    let mut client = Connection::new(Role::Client);
+    client.send_text("hello").unwrap();
+    let wire = client.take_output();
+    // Half a frame is kept through a release.
+    server.receive_data(&wire[..3]);
+    server.send_text("queued").unwrap();
+    server.release_idle_buffers();
+    assert_eq!(server.buffered_input(), 3);
+    assert!(!server.pending_output().is_empty());
+    server.receive_data(&wire[3..]);
+    assert_eq!(
+        server.next_event().unwrap(),
+        Some(Event::Message(Message::text("hello")))
+    );
+    server.take_output();
+    server.release_idle_buffers();
+    assert_eq!(server.input_buffer().capacity(), 0);
+    assert_eq!(server.take_output().capacity(), 0);
+}

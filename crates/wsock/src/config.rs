@@ -16,6 +16,7 @@ pub struct Config {
     pub(crate) write_buffer_limit: usize,
     pub(crate) keepalive: Keepalive,
     pub(crate) write_timeout: Option<Duration>,
+    pub(crate) batch_writes: bool,
 }
 
 impl Default for Config {
@@ -26,6 +27,7 @@ impl Default for Config {
             write_buffer_limit: 1 << 20,
             keepalive: Keepalive::default(),
             write_timeout: Some(Duration::from_secs(30)),
+            batch_writes: true,
         }
     }
 }
@@ -70,6 +72,17 @@ impl Config {
     /// off. Default 30 s; `None` waits forever.
     pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// Whether [`WebSocket::send`](crate::WebSocket::send) may leave a frame queued
+    /// right after `recv` returned a message and more input is already buffered; the
+    /// next `recv` writes it before it waits. This makes a `recv`/`send` loop issue one
+    /// write per batch of messages instead of one per message. A handler that, between
+    /// such a send and its next `recv`, waits on something else (a database, a timer)
+    /// delays that reply by as long: turn batching off for it. Default on.
+    pub fn batch_writes(mut self, on: bool) -> Self {
+        self.batch_writes = on;
         self
     }
 

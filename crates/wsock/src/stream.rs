@@ -3,13 +3,14 @@
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io::IoSlice;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -22,8 +23,11 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::Result;
 
-/// Bytes of spare room made in the receive buffer before each read.
+/// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 8 << 10;
+
+/// Unsent output past which a deferred send writes anyway.
+const BATCH_BYTES: usize = 64 << 10;
 
 /// Most buffers handed to one vectored write.
 const MAX_WRITE_SLICES: usize = 32;
@@ -59,10 +63,17 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     /// [`PreparedMessage`]s, and what the connection had queued before them.
     shared: VecDeque<Bytes>,
     shared_len: usize,
+    /// Whether `recv` returned a message since the last `send`: the one case in which
+    /// a send may leave its frame queued (see [`Config::batch_writes`]).
+    received_since_send: bool,
+    /// Writes what is still queued, without waiting, when the WebSocket is dropped
+    /// (a function pointer because `Drop` cannot require `S: AsyncWrite`).
+    write_on_drop: fn(&mut Self),
 }
 
 impl<S> Drop for WebSocket<S> {
     fn drop(&mut self) {
+        (self.write_on_drop)(self);
         if let Some(budget) = &self.budget {
             budget.update(self.accounted, 0);
         }
@@ -112,7 +123,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             write_timer: None,
             shared: VecDeque::new(),
             shared_len: 0,
+            received_since_send: false,
+            write_on_drop: Self::write_without_waiting,
         }
+    }
+
+    /// One attempt to write queued output, for a WebSocket being dropped: a send that
+    /// [batching](Config::batch_writes) left queued still reaches the peer when the
+    /// socket has room, as it nearly always does.
+    fn write_without_waiting(&mut self) {
+        if self.transport_closed || self.output_len() == 0 {
+            return;
+        }
+        // Not poll_flush_output: its write timer needs a runtime, which a drop may lack.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while self.output_len() > 0 {
+            match self.poll_write_some(&mut cx) {
+                Poll::Ready(Ok(written)) if written > 0 => self.consume_written(written),
+                _ => return,
+            }
+        }
+        let _ = Pin::new(&mut self.io).poll_flush(&mut cx);
     }
 
     /// Polls the keepalive clock; true when it queued a ping or failed the connection.
@@ -205,9 +236,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Sends a message and writes it to the socket.
+    ///
+    /// One exception batches writes: right after [`recv`](Self::recv) returned a
+    /// message while more input is already buffered, the frame waits for the next
+    /// `recv`, which writes everything queued before it waits for the socket. A
+    /// `recv`/`send` echo loop thus costs one write per batch of messages, not one per
+    /// message. [`Config::batch_writes`] turns this off.
     pub async fn send(&mut self, message: Message) -> Result<()> {
         poll_fn(|cx| self.poll_send_ready(cx)).await?;
         self.start_send_message(&message)?;
+        let deferred = self.received_since_send
+            && self.config.batch_writes
+            && self.conn.buffered_input() > 0
+            && self.output_len() < BATCH_BYTES;
+        self.received_since_send = false;
+        if deferred {
+            return Ok(());
+        }
         poll_fn(|cx| self.poll_flush_output(cx)).await
     }
 
@@ -274,7 +319,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return Poll::Ready(self.error.take().map_or(Ok(None), Err));
             }
             match self.conn.next_event() {
-                Ok(Some(Event::Message(message))) => return Poll::Ready(Ok(Some(message))),
+                Ok(Some(Event::Message(message))) => {
+                    self.received_since_send = true;
+                    return Poll::Ready(Ok(Some(message)));
+                }
                 Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
                 Ok(Some(Event::Close(frame))) => {
                     tracing::debug!(?frame, "peer closed the connection");
@@ -313,11 +361,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 // The peer is not reading what we owe it; stop reading what it sends.
                 return Poll::Pending;
             }
-            let buf = self.conn.input_buffer();
-            if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-                buf.reserve(READ_CHUNK);
-            }
-            match poll_read_buf(Pin::new(&mut self.io), cx, buf) {
+            match self.poll_read_input(cx) {
                 Poll::Pending if self.poll_keepalive(cx) => continue,
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
@@ -332,6 +376,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
             }
         }
+    }
+
+    /// Reads from the socket into the connection. With nothing buffered, the read goes
+    /// to the stack and only what arrived is copied in, so that a connection waiting
+    /// for its peer holds no receive buffer.
+    fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
+        if self.conn.buffered_input() > 0 {
+            let buf = self.conn.input_buffer();
+            if buf.capacity() - buf.len() < READ_CHUNK / 2 {
+                buf.reserve(READ_CHUNK);
+            }
+            return poll_read_buf(Pin::new(&mut self.io), cx, buf);
+        }
+        if self.output_len() == 0 {
+            self.conn.release_idle_buffers();
+        }
+        let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut stack);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        self.conn.receive_data(buf.filled());
+        Poll::Ready(Ok(buf.filled().len()))
     }
 
     fn poll_close_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {

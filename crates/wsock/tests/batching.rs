@@ -1,0 +1,135 @@
+//! Write batching: an echo loop answers a batch of pipelined messages with one write,
+//! and nothing a batched send queued is lost. Over an in-memory stream that counts
+//! writes, so the counts are exact.
+
+mod common;
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use common::*;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+use wsock::{Config, Message, WebSocket};
+use wsock_proto::Role;
+
+/// A stream that counts the writes made to it.
+struct Counting {
+    inner: DuplexStream,
+    writes: Arc<AtomicUsize>,
+}
+
+impl AsyncRead for Counting {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counting {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A server WebSocket over a counting stream, and the client's raw end.
+fn server(config: Config) -> (WebSocket<Counting>, DuplexStream, Arc<AtomicUsize>) {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let writes = Arc::new(AtomicUsize::new(0));
+    let stream = Counting {
+        inner: ours,
+        writes: writes.clone(),
+    };
+    (
+        WebSocket::from_upgraded(stream, Role::Server, config),
+        theirs,
+        writes,
+    )
+}
+
+/// Eight client text frames "0".."7", written at once.
+fn eight_frames() -> Vec<u8> {
+    (0..8u8)
+        .flat_map(|i| client_frame(0x81, &[b'0' + i]))
+        .collect()
+}
+
+/// Reads `count` one-byte text frames sent by the server.
+async fn read_replies(peer: &mut DuplexStream, count: usize) -> Vec<u8> {
+    let mut wire = vec![0u8; count * 3];
+    bounded(peer.read_exact(&mut wire)).await.unwrap();
+    wire.chunks(3)
+        .map(|frame| {
+            assert_eq!(&frame[..2], &[0x81, 1]);
+            frame[2]
+        })
+        .collect()
+}
+
+async fn echo_eight(ws: &mut WebSocket<Counting>) {
+    for _ in 0..8 {
+        let message = bounded(ws.recv()).await.unwrap().unwrap();
+        ws.send(message).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_echo_loop_answers_a_pipelined_batch_with_one_write() {
+    let (mut ws, mut peer, writes) = server(Config::default());
+    peer.write_all(&eight_frames()).await.unwrap();
+    echo_eight(&mut ws).await;
+    // The last send had no input behind it, so it wrote the whole batch.
+    assert_eq!(read_replies(&mut peer, 8).await, b"01234567");
+    assert_eq!(writes.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn without_batching_every_send_writes() {
+    let (mut ws, mut peer, writes) = server(Config::default().batch_writes(false));
+    peer.write_all(&eight_frames()).await.unwrap();
+    echo_eight(&mut ws).await;
+    assert_eq!(read_replies(&mut peer, 8).await, b"01234567");
+    assert_eq!(writes.load(Ordering::Relaxed), 8);
+}
+
+#[tokio::test]
+async fn two_sends_in_a_row_write_what_was_queued() {
+    let (mut ws, mut peer, _) = server(Config::default());
+    peer.write_all(&eight_frames()).await.unwrap();
+    let first = bounded(ws.recv()).await.unwrap().unwrap();
+    ws.send(first).await.unwrap(); // batched: more input waits
+    ws.send(Message::text("x")).await.unwrap(); // not after a recv: writes both
+    let mut wire = [0u8; 6];
+    bounded(peer.read_exact(&mut wire)).await.unwrap();
+    assert_eq!(wire, [0x81, 1, b'0', 0x81, 1, b'x']);
+}
+
+#[tokio::test]
+async fn a_batched_reply_is_written_when_the_websocket_is_dropped() {
+    let (mut ws, mut peer, _) = server(Config::default());
+    peer.write_all(&eight_frames()).await.unwrap();
+    let first = bounded(ws.recv()).await.unwrap().unwrap();
+    ws.send(first).await.unwrap();
+    drop(ws);
+    // The reply, then the end of the stream.
+    let mut wire = Vec::new();
+    bounded(peer.read_to_end(&mut wire)).await.unwrap();
+    assert_eq!(wire, [0x81, 1, b'0']);
+}
