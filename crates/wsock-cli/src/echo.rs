@@ -61,6 +61,10 @@ pub struct EchoArgs {
     /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Worker threads (default: one per core; 1 runs everything on one thread, the
+    /// cheapest when the server is pinned to a single core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 async fn echo(mut ws: WebSocket) -> wsock::Result<()> {

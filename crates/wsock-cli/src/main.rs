@@ -49,7 +49,21 @@ fn main() {
         Command::Bench(args) => finish(bench::run(args)),
         command => command,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let threads = match &command {
+        Command::Echo(args) => args.threads,
+        _ => None,
+    };
+    let runtime = match threads {
+        Some(0 | 1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => exit_with(&format!("cannot start the async runtime: {error}")),
     };

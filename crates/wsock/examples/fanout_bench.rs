@@ -3,7 +3,7 @@
 //! `fanout_bench server ADDR` serves ws://ADDR/fanout: every connection joins the room
 //! and whatever it sends is published to everyone. `fanout_bench client URL
 //! [receivers] [messages] [size] [window]` connects the receivers and one sender, sends
-//! the messages (at most `window` ahead of the sender's own copies, which stays well
+//! the messages (at most `window` ahead of the slowest receiver, which stays well
 //! inside the hub's per-member queue), checks every receiver got every message in
 //! order, and prints deliveries per second. benches/fanout.sh runs both, each on its
 //! own core, and adds the server's memory and CPU.
@@ -71,10 +71,14 @@ async fn client(
     window: usize,
 ) -> wsock::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
+    // How many messages each receiver has checked, for the sender's flow control.
+    let progress: std::sync::Arc<Vec<std::sync::atomic::AtomicUsize>> =
+        std::sync::Arc::new((0..receivers).map(|_| Default::default()).collect());
     let (ready, mut all_ready) = tokio::sync::mpsc::channel(receivers.max(1));
-    for _ in 0..receivers {
+    for receiver in 0..receivers {
         let mut ws = Client::new(url).no_proxy().connect().await?;
         let ready = ready.clone();
+        let progress = progress.clone();
         tasks.spawn(async move {
             let mut ready = Some(ready);
             let mut expected = 0;
@@ -86,7 +90,10 @@ async fn client(
                             let _ = ready.send(()).await;
                         }
                     }
-                    Some(message) if index(&message) == Some(expected) => expected += 1,
+                    Some(message) if index(&message) == Some(expected) => {
+                        expected += 1;
+                        progress[receiver].store(expected, std::sync::atomic::Ordering::Relaxed);
+                    }
                     other => {
                         return Err(wsock::Error::Io(std::io::Error::other(format!(
                             "expected message {expected}, got {other:?}"
@@ -111,16 +118,25 @@ async fn client(
         }
     }
     let started = Instant::now();
-    let mut echoed = 0;
+    let slowest = || {
+        progress
+            .iter()
+            .map(|done| done.load(std::sync::atomic::Ordering::Relaxed))
+            .min()
+            .unwrap_or(messages)
+    };
+    // The sender's own copies are read (and dropped) by a task of their own.
+    let (mut sender_rx, mut sender_tx) = sender.split();
+    tokio::spawn(async move { while let Ok(Some(_)) = sender_rx.recv().await {} });
+    let mut behind = 0;
     for i in 0..messages {
-        while i >= echoed + window {
-            match sender.recv().await? {
-                Some(message) if index(&message) == Some(PROBE) => {}
-                Some(_) => echoed += 1,
-                None => return Err(wsock::Error::AbnormalClosure),
+        while i >= behind + window {
+            behind = slowest();
+            if i >= behind + window {
+                tokio::task::yield_now().await;
             }
         }
-        sender.send(Message::binary(payload(i, size))).await?;
+        sender_tx.send(Message::binary(payload(i, size))).await?;
     }
     let mut finished = started;
     while let Some(done) = tasks.join_next().await {

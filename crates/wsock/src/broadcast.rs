@@ -312,12 +312,17 @@ impl Subscription {
             };
             let code = match received {
                 Received::Message(message) => {
+                    // What else is already queued goes out in the same write.
+                    let receiver = &mut self.receiver;
+                    let batch = ws.send_prepared_batch(&message, || receiver.try_recv().ok());
                     tokio::select! {
-                        sent = ws.send_prepared(&message) => {
+                        sent = batch => {
                             sent?;
                             continue;
                         }
-                        () = eviction.token.cancelled() => self.eviction_code(),
+                        () = eviction.token.cancelled() => {
+                            CloseCode(eviction.code.load(Ordering::Relaxed))
+                        }
                     }
                 }
                 Received::Disconnected(code) => code,

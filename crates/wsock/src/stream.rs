@@ -265,6 +265,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         poll_fn(|cx| self.poll_flush_output(cx)).await
     }
 
+    /// Sends `first` and then every message `more` yields, with one write for all of
+    /// them (a broadcast member catching up on its queue).
+    pub(crate) async fn send_prepared_batch(
+        &mut self,
+        first: &PreparedMessage,
+        mut more: impl FnMut() -> Option<PreparedMessage>,
+    ) -> Result<()> {
+        poll_fn(|cx| self.poll_send_ready(cx)).await?;
+        self.start_send_prepared(first)?;
+        while let Some(next) = more() {
+            poll_fn(|cx| self.poll_send_ready(cx)).await?;
+            self.start_send_prepared(&next)?;
+        }
+        poll_fn(|cx| self.poll_flush_output(cx)).await
+    }
+
     /// Sends a message without compressing it (for payloads already compressed, such
     /// as images), even when permessage-deflate is on.
     pub async fn send_uncompressed(&mut self, message: Message) -> Result<()> {
