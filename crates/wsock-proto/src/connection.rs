@@ -103,15 +103,16 @@ pub struct Connection {
     limits: Limits,
     input: BytesMut,
     output: BytesMut,
-    keys: Option<MaskKeys>,
+    // Boxed: large, and only clients have them; idle server connections stay small.
+    keys: Option<Box<MaskKeys>>,
     pending: Option<PendingFrame>,
     partial: Option<PartialMessage>,
     utf8: Utf8Validator,
     failure: Option<ProtocolError>,
     peer_close: Option<Option<CloseFrame>>,
     eof: bool,
-    keepalive: Option<KeepaliveTimer>,
-    deflate: Option<DeflateCodec>,
+    keepalive: Option<Box<KeepaliveTimer>>,
+    deflate: Option<Box<DeflateCodec>>,
     /// Reused buffer for compressed output.
     scratch: Vec<u8>,
 }
@@ -130,7 +131,7 @@ impl Connection {
             limits,
             input: BytesMut::new(),
             output: BytesMut::new(),
-            keys: (role == Role::Client).then(MaskKeys::new),
+            keys: (role == Role::Client).then(|| Box::new(MaskKeys::new())),
             pending: None,
             partial: None,
             utf8: Utf8Validator::default(),
@@ -146,19 +147,19 @@ impl Connection {
     /// Turns on permessage-deflate with the parameters agreed in the handshake;
     /// `config` supplies the compression level and threshold.
     pub fn enable_deflate(&mut self, params: &DeflateParams, config: &DeflateConfig) {
-        self.deflate = Some(DeflateCodec::new(
+        self.deflate = Some(Box::new(DeflateCodec::new(
             self.role,
             params,
             config.level,
             config.threshold,
-        ));
+        )));
     }
 
     /// Turns on keepalive pings and the idle timeout, counting from `now`. Drive them
     /// with [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout),
     /// and report arrivals with [`heard_from_peer`](Self::heard_from_peer).
     pub fn set_keepalive(&mut self, settings: Keepalive, now: std::time::Instant) {
-        self.keepalive = Some(KeepaliveTimer::new(settings, now));
+        self.keepalive = Some(Box::new(KeepaliveTimer::new(settings, now)));
     }
 
     /// Records that bytes arrived at `now`: the peer is alive.
@@ -555,7 +556,7 @@ impl Connection {
     }
 
     fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
-        let mask = self.keys.as_mut().map(MaskKeys::next_key);
+        let mask = self.keys.as_mut().map(|keys| keys.next_key());
         encode_frame(&mut self.output, opcode, fin, 0, mask, payload);
     }
 
@@ -599,7 +600,7 @@ impl Connection {
             Some(codec) if may_compress && codec.wants(payload.len()) => {
                 let mut compressed = std::mem::take(&mut self.scratch);
                 codec.compress(payload, &mut compressed);
-                let mask = self.keys.as_mut().map(MaskKeys::next_key);
+                let mask = self.keys.as_mut().map(|keys| keys.next_key());
                 encode_frame(&mut self.output, opcode, true, 0b100, mask, &compressed);
                 // Keep a modest buffer for the next message, not the largest one seen.
                 if compressed.capacity() <= MIN_GROWTH {

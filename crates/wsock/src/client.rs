@@ -1,5 +1,6 @@
 //! Connecting to WebSocket servers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -321,7 +322,12 @@ where
     let len = read_head(&mut stream, &mut buf, config.limits.max_head_size).await?;
     let head = buf.split_to(len);
     let (conn, protocol) = finish_handshake(&request, &head, &buf, &config)?;
-    Ok(WebSocket::from_parts(stream, conn, protocol, config))
+    Ok(WebSocket::from_parts(
+        stream,
+        conn,
+        protocol,
+        Arc::new(config),
+    ))
 }
 
 /// Checks the server's response `head` to `request` and sets up the connection it

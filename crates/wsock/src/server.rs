@@ -40,7 +40,7 @@ use crate::Result;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AcceptOptions {
-    pub(crate) config: Config,
+    pub(crate) config: Arc<Config>,
     origin: OriginPolicy,
     protocols: Vec<String>,
     pub(crate) handshake_timeout: Duration,
@@ -50,7 +50,7 @@ pub struct AcceptOptions {
 impl Default for AcceptOptions {
     fn default() -> Self {
         Self {
-            config: Config::default(),
+            config: Arc::new(Config::default()),
             origin: OriginPolicy::default(),
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
@@ -62,7 +62,7 @@ impl Default for AcceptOptions {
 impl AcceptOptions {
     /// Connection settings (limits, close timeout, write buffer).
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        self.config = Arc::new(config);
         self
     }
 
@@ -521,6 +521,33 @@ async fn serve_connection(
     shutdown: CancellationToken,
     budget: WriteBudget,
 ) {
+    // Boxed so that the handshakes' state (TLS's is large) is freed once they are
+    // done, instead of sizing this task for the whole life of the connection.
+    let established = Box::pin(establish(stream, tls, peer, &routes, options)).await;
+    let Some((mut ws, request)) = established else {
+        return;
+    };
+    ws.close_on(shutdown);
+    ws.share_write_budget(budget);
+    let path = request.path().to_owned();
+    tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
+    let Some(handler) = routes.get(&path).cloned() else {
+        return; // checked during the handshake
+    };
+    match handler(ws, request).await {
+        Ok(()) => tracing::info!(%peer, %path, "connection closed"),
+        Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),
+    }
+}
+
+/// The TLS handshake (if any) and the WebSocket one, within the handshake timeout.
+async fn establish(
+    stream: TcpStream,
+    tls: Option<Arc<ServerTls>>,
+    peer: SocketAddr,
+    routes: &HashMap<String, Handler>,
+    options: Arc<AcceptOptions>,
+) -> Option<(WebSocket<MaybeTlsStream>, UpgradeRequest)> {
     // Small frames are the common case; Nagle would delay them behind the previous ACK.
     let _ = stream.set_nodelay(true);
     let started = tokio::time::Instant::now();
@@ -531,11 +558,11 @@ async fn serve_connection(
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
                     tracing::info!(%peer, %error, "TLS handshake failed");
-                    return;
+                    return None;
                 }
                 Err(_) => {
                     tracing::info!(%peer, timeout = ?options.handshake_timeout, "TLS handshake timed out");
-                    return;
+                    return None;
                 }
             }
         }
@@ -551,24 +578,12 @@ async fn serve_connection(
         }
         None => options,
     };
-    let accepted = accept_with(stream, &options, |request| route_exists(&routes, request)).await;
-    let (mut ws, request) = match accepted {
-        Ok(accepted) => accepted,
+    match accept_with(stream, &options, |request| route_exists(routes, request)).await {
+        Ok(accepted) => Some(accepted),
         Err(error) => {
             tracing::info!(%peer, %error, "handshake refused");
-            return;
+            None
         }
-    };
-    ws.close_on(shutdown);
-    ws.share_write_budget(budget);
-    let path = request.path().to_owned();
-    tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
-    let Some(handler) = routes.get(&path).cloned() else {
-        return; // checked during the handshake
-    };
-    match handler(ws, request).await {
-        Ok(()) => tracing::info!(%peer, %path, "connection closed"),
-        Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),
     }
 }
 

@@ -5,6 +5,7 @@ use std::future::{poll_fn, Future};
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes};
@@ -45,7 +46,8 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     io: S,
     conn: Connection,
     protocol: Option<String>,
-    config: Config,
+    /// Shared by every connection of a server: its settings cost one pointer each.
+    config: Arc<Config>,
     close_deadline: Option<Pin<Box<Sleep>>>,
     needs_flush: bool,
     transport_closed: bool,
@@ -94,14 +96,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Wraps a stream whose opening handshake has already happened elsewhere.
     pub fn from_upgraded(io: S, role: Role, config: Config) -> Self {
         let conn = Connection::with_limits(role, config.limits.clone());
-        Self::from_parts(io, conn, None, config)
+        Self::from_parts(io, conn, None, Arc::new(config))
     }
 
     pub(crate) fn from_parts(
         io: S,
         mut conn: Connection,
         protocol: Option<String>,
-        config: Config,
+        config: Arc<Config>,
     ) -> Self {
         let keepalive = config.keepalive;
         if keepalive.ping_interval.is_some() || keepalive.idle_timeout.is_some() {

@@ -138,7 +138,7 @@ fn refusal<R: From<String>>(status: StatusCode, reason: String) -> Response<R> {
 #[must_use = "the WebSocket exists only once this is awaited"]
 pub struct PendingUpgrade {
     on_upgrade: OnUpgrade,
-    parts: Option<(Connection, Option<String>, Config)>,
+    parts: Option<(Connection, Option<String>, std::sync::Arc<Config>)>,
 }
 
 impl std::fmt::Debug for PendingUpgrade {

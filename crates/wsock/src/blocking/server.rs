@@ -14,6 +14,7 @@ use wsock_proto::handshake::server::{reject, UpgradeRequest};
 use super::client::Deadline;
 use super::conn::Conn;
 use super::transport::{Stream, Transport};
+use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head_blocking;
 use crate::server::{decide, route_exists, AcceptOptions, Verdict};
@@ -60,7 +61,7 @@ where
                 stream,
                 accepted.conn,
                 accepted.protocol,
-                options.config.clone(),
+                Config::clone(&options.config),
             )?;
             Ok((conn, accepted.request))
         }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# wsock against the fastest Rust WebSocket servers and a plain epoll ceiling, for
+# docs/performance.md. Each server runs on core 0 and `wsock bench` on core 1
+# (taskset); every cell runs SECS seconds per server, the servers interleaved
+# (A B C ... A B C ...) ROUNDS times; then each server holds 10,000 idle connections
+# for the memory figure. Raw results go to target/compare/results.jsonl and the
+# summary (medians, min-max, ratios) to stdout.
+#
+# Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000]
+# Not run by CI (it takes minutes and wants a quiet machine); CI builds the servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+SECS=${1:-5} ROUNDS=${2:-3} IDLE=${3:-10000}
+
+cargo build --quiet --release -p wsock-cli
+CARGO_TARGET_DIR=target/compare cargo build --quiet --release --manifest-path benches/compare/Cargo.toml
+WSOCK=target/release/wsock
+PEERS=target/compare/release
+OUT=target/compare/results.jsonl
+: >"$OUT"
+export RUST_LOG=warn
+
+ORDER=(wsock tokio-tungstenite fastwebsockets tokio-websockets ceiling)
+server_command() {
+  case $1 in
+    wsock) echo "$WSOCK echo --threads 1 --no-deflate --path / --listen" ;;
+    wsock-deflate) echo "$WSOCK echo --threads 1 --path / --listen" ;;
+    tokio-tungstenite) echo "$PEERS/tungstenite_echo" ;;
+    fastwebsockets) echo "$PEERS/fastwebsockets_echo" ;;
+    tokio-websockets) echo "$PEERS/tokio_websockets_echo" ;;
+    ceiling) echo "$PEERS/ceiling_echo" ;;
+  esac
+}
+# connections size pipeline [bench flags]
+CELLS=("1 16 1" "100 16 8" "100 1024 8" "10 65536 8" "1 1048576 1")
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
+
+start_server() { # name -> sets PORT and PID
+  PORT=$(free_port)
+  # shellcheck disable=SC2046
+  taskset -c 0 $(server_command "$1") "127.0.0.1:$PORT" >/dev/null 2>&1 &
+  PID=$!
+  wait_for_port "$PORT"
+}
+
+stop_server() {
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+}
+
+run_cell() { # server conns size pipeline [flags...]
+  local server=$1 conns=$2 size=$3 pipeline=$4
+  shift 4
+  start_server "$server"
+  local before after result
+  before=$(cpu_ticks "$PID")
+  result=$(taskset -c 1 "$WSOCK" bench "ws://127.0.0.1:$PORT/" -c "$conns" -s "$size" -p "$pipeline" \
+    -d "$SECS" --json "$@" 2>/dev/null) || result=null
+  after=$(cpu_ticks "$PID")
+  stop_server
+  echo "{\"server\": \"$server\", \"cell\": \"$conns x $size${1:+ $*}\", \"server_cpu_s\": $(( after - before ))e-2, \"bench\": $result}" >>"$OUT"
+  echo "  $server: $(echo "$result" | head -c 160)" >&2
+}
+
+for round in $(seq "$ROUNDS"); do
+  for cell in "${CELLS[@]}"; do
+    echo "round $round, cell $cell" >&2
+    for server in "${ORDER[@]}"; do
+      # shellcheck disable=SC2086
+      run_cell "$server" $cell
+    done
+  done
+  echo "round $round, cell 100 1024 8 --text --deflate" >&2
+  # None of the Rust peers implements permessage-deflate.
+  run_cell wsock-deflate 100 1024 8 --text --deflate
+done
+
+echo "memory with $IDLE idle connections" >&2
+for server in "${ORDER[@]}"; do
+  start_server "$server"
+  base=$(rss_kib "$PID")
+  coproc CLIENTS { taskset -c 1 "$PEERS/idle_clients" "127.0.0.1:$PORT" "$IDLE"; }
+  read -r ready <&"${CLIENTS[0]}"
+  loaded=$(rss_kib "$PID")
+  exec {CLIENTS[1]}>&-
+  wait "$CLIENTS_PID" 2>/dev/null || true
+  stop_server
+  echo "{\"server\": \"$server\", \"idle\": $IDLE, \"ready\": \"$ready\", \"rss_before_kib\": $base, \"rss_idle_kib\": $loaded}" >>"$OUT"
+  echo "  $server: $base -> $loaded KiB" >&2
+done
+
+python3 benches/compare_report.py "$OUT"

@@ -1,0 +1,76 @@
+"""Summarises target/compare/results.jsonl (written by benches/compare.sh) as markdown:
+per cell and server, the median messages/s with min-max, messages per server-CPU
+second, round-trip latency, and ratios against the fastest Rust peer and the ceiling;
+then memory per idle connection."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
+
+
+def main(path):
+    runs = defaultdict(list)
+    memory = {}
+    cells = []
+    with open(path) as lines:
+        for line in lines:
+            row = json.loads(line)
+            if "idle" in row:
+                memory[row["server"]] = row
+                continue
+            if row["cell"] not in cells:
+                cells.append(row["cell"])
+            runs[(row["cell"], row["server"])].append(row)
+
+    print("| cell | server | msgs/s median (min-max) | msgs per server-CPU-s | p50 / p99 µs | generator CPU | vs fastest peer | vs ceiling |")
+    print("|---|---|---|---|---|---|---|---|")
+    for cell in cells:
+        medians = {}
+        for (c, server), rows in runs.items():
+            if c != cell:
+                continue
+            good = [r for r in rows if r["bench"]]
+            if not good:
+                medians[server] = None
+                continue
+            rate = [r["bench"]["messages_per_second"] for r in good]
+            per_cpu = [r["bench"]["messages"] / max(r["server_cpu_s"], 1e-9) for r in good]
+            medians[server] = {
+                "rate": statistics.median(rate),
+                "min": min(rate),
+                "max": max(rate),
+                "per_cpu": statistics.median(per_cpu),
+                "p50": statistics.median(r["bench"]["latency_us"]["p50"] for r in good),
+                "p99": statistics.median(r["bench"]["latency_us"]["p99"] for r in good),
+                "gen": statistics.median(r["bench"]["generator_cpu"] for r in good),
+                "failed": len(rows) - len(good),
+            }
+        peer_rates = [medians[p]["per_cpu"] for p in PEERS if medians.get(p)]
+        fastest_peer = max(peer_rates) if peer_rates else None
+        ceiling = medians.get("ceiling")
+        for server, m in medians.items():
+            if m is None:
+                print(f"| {cell} | {server} | failed | | | | | |")
+                continue
+            vs_peer = f"{m['per_cpu'] / fastest_peer:.2f}×" if fastest_peer else "n/a"
+            vs_ceiling = f"{m['per_cpu'] / ceiling['per_cpu']:.2f}×" if ceiling else "n/a"
+            note = f" ({m['failed']} failed)" if m["failed"] else ""
+            print(
+                f"| {cell} | {server} | {m['rate']:,.0f} ({m['min']:,.0f}-{m['max']:,.0f}){note} "
+                f"| {m['per_cpu']:,.0f} | {m['p50']:.0f} / {m['p99']:.0f} | {m['gen'] * 100:.0f}% "
+                f"| {vs_peer} | {vs_ceiling} |"
+            )
+
+    if memory:
+        print()
+        print("| server | KiB per idle connection |")
+        print("|---|---|")
+        for server, row in memory.items():
+            per = (row["rss_idle_kib"] - row["rss_before_kib"]) / row["idle"]
+            print(f"| {server} | {per:.2f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "target/compare/results.jsonl")
