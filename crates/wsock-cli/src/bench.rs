@@ -210,6 +210,7 @@ async fn connection(
     let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::with_capacity(args.pipeline);
     let mut next = 0u64;
     let mut stopping = false;
+    let payloads = Payloads::new(args.size, args.text);
     loop {
         // Top up the pipeline with one flush for the whole batch.
         if !stopping {
@@ -217,7 +218,7 @@ async fn connection(
             while in_flight.len() < args.pipeline.max(1) {
                 let seq = index << 40 | next;
                 next += 1;
-                ws.feed(message(seq, args.size, args.text)).await?;
+                ws.feed(payloads.message(seq)).await?;
                 in_flight.push_back((seq, Instant::now()));
                 queued = true;
             }
@@ -236,7 +237,7 @@ async fn connection(
         let (seq, sent) = in_flight
             .pop_front()
             .expect("a reply to something in flight");
-        if reply != message(seq, args.size, args.text) {
+        if !payloads.matches(seq, &reply) {
             return Err(Error::Io(std::io::Error::other(format!(
                 "echo {seq} differs from what was sent ({} bytes back)",
                 reply.payload().len()
@@ -256,17 +257,57 @@ async fn connection(
     Ok(histogram)
 }
 
-/// The message with sequence number `seq`: the number, then a pattern derived from it,
-/// so that every echo can be checked without keeping copies.
-fn message(seq: u64, size: usize, text: bool) -> Message {
-    let mut payload = Vec::with_capacity(size);
-    let stamp = format!("{seq:016x}");
-    payload.extend(stamp.bytes().cycle().take(size));
-    if text {
-        // Hex digits are ASCII, so always valid UTF-8.
-        Message::text(String::from_utf8(payload).expect("ASCII"))
-    } else {
-        Message::binary(payload)
+/// Messages that carry their sequence number in hex (as many digits as fit) over a
+/// fixed filler, so that every echo can be checked against what was sent without
+/// keeping copies or formatting anything per message.
+struct Payloads {
+    filler: Vec<u8>,
+    text: bool,
+}
+
+impl Payloads {
+    fn new(size: usize, text: bool) -> Self {
+        Self {
+            filler: b"wsock-bench-".iter().copied().cycle().take(size).collect(),
+            text,
+        }
+    }
+
+    /// The payload of message `seq`.
+    fn payload(&self, seq: u64) -> bytes::BytesMut {
+        let mut payload = bytes::BytesMut::from(&self.filler[..]);
+        let digits = payload.len().min(16);
+        for (i, byte) in payload[..digits].iter_mut().enumerate() {
+            let nibble = (seq >> (4 * (15 - i))) & 0xf;
+            *byte = b"0123456789abcdef"[nibble as usize];
+        }
+        payload
+    }
+
+    fn message(&self, seq: u64) -> Message {
+        let payload = self.payload(seq).freeze();
+        if self.text {
+            // Hex digits and the ASCII filler are valid UTF-8.
+            Message::text(wsock::Utf8Bytes::try_from_bytes(payload).expect("ASCII"))
+        } else {
+            Message::binary(payload)
+        }
+    }
+
+    /// Whether `reply` is exactly message `seq`, of the same kind.
+    fn matches(&self, seq: u64, reply: &Message) -> bool {
+        let kind_ok = matches!(
+            (reply, self.text),
+            (Message::Text(_), true) | (Message::Binary(_), false)
+        );
+        let got = reply.payload();
+        let digits = self.filler.len().min(16);
+        let number_ok = got.len() == self.filler.len()
+            && got[..digits].iter().enumerate().all(|(i, byte)| {
+                let nibble = (seq >> (4 * (15 - i))) & 0xf;
+                *byte == b"0123456789abcdef"[nibble as usize]
+            });
+        kind_ok && number_ok && got[digits..] == self.filler[digits..]
     }
 }
 
