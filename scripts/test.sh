@@ -37,8 +37,10 @@ cargo test --workspace --all-features
 step "fuzzing: every cargo-fuzz target for 30 s"
 scripts/fuzz.sh 30
 
-step "release build of the CLI and the test agents"
+step "release build of the CLI and the test agents; the comparison servers build"
 cargo build --release --workspace --bins --examples
+# benches/compare.sh is run by hand, but its servers must keep compiling.
+CARGO_TARGET_DIR=target/compare cargo check --quiet --manifest-path benches/compare/Cargo.toml --bins
 
 step "Autobahn conformance through kosoku, wsock as server and as client"
 scripts/autobahn.sh both
