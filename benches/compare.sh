@@ -7,11 +7,14 @@
 # summary (medians, min-max, ratios) to stdout.
 #
 # Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000]
+#   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight); IDLE=0 skips
+#   the memory figure.
 # Not run by CI (it takes minutes and wants a quiet machine); CI builds the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 SECS=${1:-5} ROUNDS=${2:-3} IDLE=${3:-10000}
+CELLS_SET=${CELLS:-}
 
 cargo build --quiet --release -p wsock-cli
 CARGO_TARGET_DIR=target/compare cargo build --quiet --release --manifest-path benches/compare/Cargo.toml
@@ -33,7 +36,7 @@ server_command() {
   esac
 }
 # connections size pipeline [bench flags]
-CELLS=("1 16 1" "100 16 8" "100 1024 8" "10 65536 8" "1 1048576 1")
+IFS=';' read -r -a CELLS <<<"${CELLS:-1 16 1;100 16 8;100 1024 8;10 65536 8;1 1048576 1}"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
@@ -73,13 +76,16 @@ for round in $(seq "$ROUNDS"); do
       run_cell "$server" $cell
     done
   done
-  echo "round $round, cell 100 1024 8 --text --deflate" >&2
-  # None of the Rust peers implements permessage-deflate.
-  run_cell wsock-deflate 100 1024 8 --text --deflate
+  if [ -z "${CELLS_SET:-}" ]; then
+    echo "round $round, cell 100 1024 8 --text --deflate" >&2
+    # None of the Rust peers implements permessage-deflate.
+    run_cell wsock-deflate 100 1024 8 --text --deflate
+  fi
 done
 
 echo "memory with $IDLE idle connections" >&2
 for server in "${ORDER[@]}"; do
+  [ "$IDLE" -gt 0 ] || break
   start_server "$server"
   base=$(rss_kib "$PID")
   coproc CLIENTS { taskset -c 1 "$PEERS/idle_clients" "127.0.0.1:$PORT" "$IDLE"; }

@@ -5,12 +5,17 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::close::{CloseFrame, MAX_REASON_LEN};
 use crate::deflate::{DeflateCodec, DeflateConfig, DeflateParams};
 use crate::error::{LocalError, ProtocolError};
-use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::keepalive::{Due, Keepalive, KeepaliveTimer};
 use crate::limits::Limits;
 use crate::mask::{apply_mask, MaskKeys};
 use crate::message::{Message, Utf8Bytes};
 use crate::utf8::Utf8Validator;
+
+/// Payloads at least this long are written after their header instead of being copied
+/// behind it (see [`Connection::header_for_shared_payload`]); below it the copy costs
+/// less than an extra buffer in the write.
+pub const SHARED_PAYLOAD_MIN: usize = 16 << 10;
 
 /// Which end of the connection this is; it decides masking and who closes TCP first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -558,6 +563,38 @@ impl Connection {
     fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
         let mask = self.keys.as_mut().map(|keys| keys.next_key());
         encode_frame(&mut self.output, opcode, fin, 0, mask, payload);
+    }
+
+    /// For a large text or binary message on an open server connection that will not
+    /// compress it: the frame header alone and the payload (shared, not copied), to be
+    /// written in that order after [`pending_output`](Self::pending_output). `None`:
+    /// send the message with [`send`](Self::send) (small, compressed, or masked by a
+    /// client).
+    pub fn header_for_shared_payload(
+        &mut self,
+        message: &Message,
+    ) -> Result<Option<(BytesMut, Bytes)>, LocalError> {
+        self.ensure_can_send()?;
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.clone().into_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data.clone()),
+            _ => return Ok(None),
+        };
+        let len = message.payload().len();
+        let compressed = self.deflate.as_ref().is_some_and(|codec| codec.wants(len));
+        if self.role != Role::Server || len < SHARED_PAYLOAD_MIN || compressed {
+            return Ok(None);
+        }
+        let mut header = BytesMut::with_capacity(MAX_HEADER_LEN);
+        FrameHeader {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: len as u64,
+        }
+        .encode(&mut header);
+        Ok(Some((header, payload)))
     }
 
     fn ensure_can_send(&self) -> Result<(), LocalError> {

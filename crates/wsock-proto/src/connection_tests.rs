@@ -949,3 +949,35 @@ fn idle_buffers_are_released_and_busy_ones_kept() {
     assert_eq!(server.input_buffer().capacity(), 0);
     assert_eq!(server.take_output().capacity(), 0);
 }
+
+#[test]
+fn large_server_payloads_go_out_after_their_header_uncopied() {
+    let big = Message::binary(vec![9u8; crate::connection::SHARED_PAYLOAD_MIN]);
+    let mut server = Connection::new(Role::Server);
+    let (header, payload) = server.header_for_shared_payload(&big).unwrap().unwrap();
+    assert_eq!(
+        payload.as_ptr(),
+        big.payload().as_ptr(),
+        "the same bytes, not a copy"
+    );
+    let mut expected = Connection::new(Role::Server);
+    expected.send(&big).unwrap();
+    let wire = expected.take_output();
+    assert_eq!(&wire[..header.len()], &header[..]);
+    assert_eq!(&wire[header.len()..], &payload[..]);
+    assert!(server.pending_output().is_empty(), "nothing was queued");
+
+    let small = Message::binary(vec![9u8; 100]);
+    assert_eq!(server.header_for_shared_payload(&small).unwrap(), None);
+    let mut client = Connection::new(Role::Client);
+    assert_eq!(
+        client.header_for_shared_payload(&big).unwrap(),
+        None,
+        "clients mask"
+    );
+    let mut deflating = Connection::new(Role::Server);
+    deflating.enable_deflate(&Default::default(), &Default::default());
+    assert_eq!(deflating.header_for_shared_payload(&big).unwrap(), None);
+    server.send_close(None).unwrap();
+    assert!(server.header_for_shared_payload(&big).is_err());
+}

@@ -576,20 +576,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if !self.conn.may_share_frames()? {
             return self.start_send_message(prepared.message());
         }
-        let own = self.conn.take_output();
-        if !own.is_empty() {
-            self.shared_len += own.len();
-            self.shared.push_back(own.freeze());
-        }
-        self.shared_len += prepared.frame().len();
-        self.shared.push_back(prepared.frame().clone());
-        self.account();
+        self.queue_shared([prepared.frame().clone()]);
         Ok(())
+    }
+
+    /// Queues `chunks` to be written as they are, after what the connection has
+    /// already queued.
+    fn queue_shared(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
+        let own = self.conn.take_output().freeze();
+        for chunk in std::iter::once(own).chain(chunks) {
+            if !chunk.is_empty() {
+                self.shared_len += chunk.len();
+                self.shared.push_back(chunk);
+            }
+        }
+        self.account();
     }
 
     pub(crate) fn start_send_message(&mut self, message: &Message) -> Result<()> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
+        }
+        if let Some((header, payload)) = self.conn.header_for_shared_payload(message)? {
+            // A large payload goes out from where it is, after its header.
+            self.queue_shared([header.freeze(), payload]);
+            return Ok(());
         }
         self.conn.send(message)?;
         self.account();
