@@ -25,7 +25,7 @@ pub struct ConnectArgs {
     /// webpki roots are trusted).
     #[arg(long, value_name = "PEM")]
     ca: Option<PathBuf>,
-    /// Tunnel through this HTTP proxy (http://[user:password@]host:port); by default
+    /// Tunnel through this HTTP proxy (`http://[user:password@]host:port`); by default
     /// the https_proxy/http_proxy/no_proxy environment variables decide.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     proxy: Option<String>,
