@@ -8,7 +8,7 @@ mod common;
 use common::pki::TestPki;
 use common::*;
 use wsock::tls::ClientTls;
-use wsock::{Client, CloseCode, Message, Server};
+use wsock::{Client, CloseCode, Message};
 
 #[tokio::test]
 async fn the_system_store_named_by_ssl_cert_file_is_trusted() {
@@ -25,13 +25,10 @@ async fn the_system_store_named_by_ssl_cert_file_is_trusted() {
     std::fs::remove_file(&ca_file).unwrap();
     let tls = tls.expect("the store named by SSL_CERT_FILE loads");
 
-    let server = Server::bind("127.0.0.1:0")
+    let port = pki
+        .echo_server(wsock::AcceptOptions::default())
         .await
-        .unwrap()
-        .tls(pki.server_tls())
-        .route("/echo", echo);
-    let port = server.local_addr().unwrap().port();
-    tokio::spawn(server.serve());
+        .port();
     let mut ws = bounded(
         Client::new(format!("wss://localhost:{port}/echo"))
             .tls(tls)

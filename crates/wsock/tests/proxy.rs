@@ -65,13 +65,7 @@ async fn a_proxy_that_cannot_reach_the_server_says_so() {
 #[tokio::test]
 async fn wss_runs_end_to_end_inside_the_tunnel() {
     let pki = common::pki::TestPki::new();
-    let server = wsock::Server::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .tls(pki.server_tls())
-        .route("/echo", echo);
-    let port = server.local_addr().unwrap().port();
-    tokio::spawn(server.serve());
+    let port = pki.echo_server(AcceptOptions::default()).await.port();
     let proxy = TestProxy::start(None).await;
     let mut ws = bounded(
         Client::new(format!("wss://localhost:{port}/echo"))

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::pki::TestPki;
@@ -11,19 +10,7 @@ use common::*;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use wsock::tls::{ClientTls, ServerTls};
-use wsock::{AcceptOptions, Client, CloseCode, Error, Message, Server};
-
-async fn wss_echo_server(tls: ServerTls, options: AcceptOptions) -> SocketAddr {
-    let server = Server::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .tls(tls)
-        .options(options)
-        .route("/echo", echo);
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.serve());
-    addr
-}
+use wsock::{AcceptOptions, Client, CloseCode, Error, Message};
 
 async fn assert_echoes(url: String, tls: ClientTls) {
     let mut ws = bounded(Client::new(url).tls(tls).no_proxy().connect())
@@ -42,7 +29,7 @@ async fn assert_echoes(url: String, tls: ClientTls) {
 #[tokio::test]
 async fn echo_over_wss_with_a_private_ca() {
     let pki = TestPki::new();
-    let addr = wss_echo_server(pki.server_tls(), AcceptOptions::default()).await;
+    let addr = pki.echo_server(AcceptOptions::default()).await;
     assert_echoes(
         format!("wss://localhost:{}/echo", addr.port()),
         pki.client_tls(),
@@ -53,7 +40,7 @@ async fn echo_over_wss_with_a_private_ca() {
 #[tokio::test]
 async fn a_certificate_for_another_host_is_refused_with_the_reason() {
     let pki = TestPki::new();
-    let addr = wss_echo_server(pki.server_tls(), AcceptOptions::default()).await;
+    let addr = pki.echo_server(AcceptOptions::default()).await;
     // The certificate names localhost only; 127.0.0.1 is another name.
     let err = Client::new(format!("wss://{addr}/echo"))
         .tls(pki.client_tls())
@@ -70,7 +57,7 @@ async fn a_certificate_for_another_host_is_refused_with_the_reason() {
 #[tokio::test]
 async fn an_unknown_issuer_is_refused_with_the_reason() {
     let pki = TestPki::new();
-    let addr = wss_echo_server(pki.server_tls(), AcceptOptions::default()).await;
+    let addr = pki.echo_server(AcceptOptions::default()).await;
     // The default trust, the webpki roots, does not include the test CA.
     let err = Client::new(format!("wss://localhost:{}/echo", addr.port()))
         .no_proxy()
@@ -96,11 +83,9 @@ async fn an_unknown_issuer_is_refused_with_the_reason() {
 async fn a_stalled_tls_handshake_times_out_while_others_are_served() {
     let pki = TestPki::new();
     let timeout = Duration::from_millis(500);
-    let addr = wss_echo_server(
-        pki.server_tls(),
-        AcceptOptions::default().handshake_timeout(timeout),
-    )
-    .await;
+    let addr = pki
+        .echo_server(AcceptOptions::default().handshake_timeout(timeout))
+        .await;
     // Connects and never says hello.
     let mut stalled = TcpStream::connect(addr).await.unwrap();
     let started = std::time::Instant::now();
@@ -121,7 +106,7 @@ async fn a_stalled_tls_handshake_times_out_while_others_are_served() {
 #[tokio::test]
 async fn plain_http_to_a_tls_server_fails_alone() {
     let pki = TestPki::new();
-    let addr = wss_echo_server(pki.server_tls(), AcceptOptions::default()).await;
+    let addr = pki.echo_server(AcceptOptions::default()).await;
     let (_, _) = tokio::join!(
         async {
             // A ws:// client at a wss:// server: the server reads garbage for TLS.

@@ -35,6 +35,19 @@ impl TestPki {
         wsock::tls::ServerTls::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes()).unwrap()
     }
 
+    /// A wss:// echo server at /echo on a free port, with `options`.
+    pub async fn echo_server(&self, options: wsock::AcceptOptions) -> std::net::SocketAddr {
+        let server = wsock::Server::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .tls(self.server_tls())
+            .options(options)
+            .route("/echo", super::echo);
+        let addr = server.local_addr().unwrap();
+        tokio::spawn(server.serve());
+        addr
+    }
+
     pub fn client_tls(&self) -> wsock::tls::ClientTls {
         wsock::tls::ClientTls::with_ca_pem(self.ca_pem.as_bytes()).unwrap()
     }
