@@ -2,9 +2,12 @@
 //! `--pipeline` messages in flight, checks every echo byte for byte, and times each
 //! round trip; the summary gives messages/s, MiB/s and latency percentiles.
 //!
-//! It runs on one thread by default (pin it with `taskset`), writes each batch of
-//! messages with one flush, and reports its own CPU time, so that a run can show
-//! the server, not the generator, was the limit.
+//! It runs on one thread by default (pin it with `taskset`), and replaces every echo
+//! with a new message at once, but writes the replacements for all the replies one
+//! read brought with one write (wsock's write batching): a server that answers a
+//! batch with one write is measured at its batched cost, not at one system call per
+//! message. It reports its own CPU time, so that a run can show whether the server
+//! or the generator was the limit.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,47 +214,50 @@ async fn connection(
     let mut next = 0u64;
     let mut stopping = false;
     let payloads = Payloads::new(args.size, args.text);
-    loop {
-        // Top up the pipeline with one flush for the whole batch.
-        if !stopping {
-            let mut queued = false;
-            while in_flight.len() < args.pipeline.max(1) {
-                let seq = index << 40 | next;
-                next += 1;
-                ws.feed(payloads.message(seq)).await?;
-                in_flight.push_back((seq, Instant::now()));
-                queued = true;
-            }
-            if queued {
-                ws.flush().await?;
-            }
-        }
-        if in_flight.is_empty() {
-            break;
-        }
+    let pipeline = args.pipeline.max(1);
+    // Fill the pipeline with one write.
+    while in_flight.len() < pipeline {
+        let seq = index << 40 | next;
+        next += 1;
+        ws.feed(payloads.message(seq)).await?;
+        in_flight.push_back((seq, Instant::now()));
+    }
+    ws.flush().await?;
+    while let Some((seq, sent)) = in_flight.pop_front() {
         let reply = ws.recv().await?.ok_or_else(|| {
             Error::Io(std::io::Error::other(
                 "the server closed the connection mid-run",
             ))
         })?;
-        let (seq, sent) = in_flight
-            .pop_front()
-            .expect("a reply to something in flight");
         if !payloads.matches(seq, &reply) {
             return Err(Error::Io(std::io::Error::other(format!(
                 "echo {seq} differs from what was sent ({} bytes back)",
                 reply.payload().len()
             ))));
         }
+        // One clock read per message: it times this echo, checks the deadline and
+        // stamps the message that replaces it.
+        let now = Instant::now();
         histogram
-            .record(sent.elapsed().as_micros() as u64)
+            .record(now.duration_since(sent).as_micros() as u64)
             .expect("the histogram grows to fit");
         let done = shared.done.fetch_add(1, Ordering::Relaxed) + 1;
         let over = match args.messages {
             Some(total) => done >= total,
-            None => Instant::now() >= deadline,
+            None => now >= deadline,
         };
         stopping |= over;
+        if !stopping {
+            // Replace the echo at once. While more replies are already buffered,
+            // wsock's write batching holds this message back until the next `recv`
+            // would wait, so every batch of replies read costs one write, as a
+            // batching server's replies do: the generator stays cheaper per message
+            // than the servers it measures.
+            let seq = index << 40 | next;
+            next += 1;
+            ws.send(payloads.message(seq)).await?;
+            in_flight.push_back((seq, now));
+        }
     }
     ws.close(CloseCode::NORMAL, "").await?;
     Ok(histogram)

@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::Result;
 
 /// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 8 << 10;
+const READ_CHUNK: usize = 16 << 10;
 
 /// Unsent output past which a deferred send writes anyway.
 const BATCH_BYTES: usize = 64 << 10;

@@ -133,3 +133,28 @@ async fn a_batched_reply_is_written_when_the_websocket_is_dropped() {
     bounded(peer.read_to_end(&mut wire)).await.unwrap();
     assert_eq!(wire, [0x81, 1, b'0']);
 }
+
+/// The load generator's loop (`wsock bench`): a client replaces each reply it reads
+/// with a new message, and a batch of replies costs it one write too.
+#[tokio::test]
+async fn a_client_replacing_each_reply_writes_once_per_batch() {
+    let (ours, mut peer) = tokio::io::duplex(1 << 20);
+    let writes = Arc::new(AtomicUsize::new(0));
+    let stream = Counting {
+        inner: ours,
+        writes: writes.clone(),
+    };
+    let mut ws = WebSocket::from_upgraded(stream, Role::Client, Config::default());
+    let replies: Vec<u8> = (0..8u8).flat_map(|i| [0x81, 1, b'0' + i]).collect();
+    peer.write_all(&replies).await.unwrap();
+    for i in 0..8u8 {
+        let reply = bounded(ws.recv()).await.unwrap().unwrap();
+        assert_eq!(reply.payload()[..], [b'0' + i]);
+        ws.send(Message::text("n")).await.unwrap();
+    }
+    // Eight masked one-byte frames: header, length, key, payload.
+    let mut wire = [0u8; 8 * 7];
+    bounded(peer.read_exact(&mut wire)).await.unwrap();
+    assert!(wire.chunks(7).all(|frame| frame[..2] == [0x81, 0x81]));
+    assert_eq!(writes.load(Ordering::Relaxed), 1);
+}
