@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,11 +68,17 @@ pub struct EchoArgs {
     pub threads: Option<usize>,
 }
 
-async fn echo(mut ws: WebSocket) -> wsock::Result<()> {
-    while let Some(message) = ws.recv().await? {
-        ws.send(message).await?;
+/// Echoes every message. Not an `async fn`: one stores its argument twice (the
+/// parameter and the local it is moved into, rust-lang/rust#62958), and the
+/// WebSocket is most of an idle connection's memory.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+fn echo(mut ws: WebSocket) -> impl Future<Output = wsock::Result<()>> {
+    async move {
+        while let Some(message) = ws.recv().await? {
+            ws.send(message).await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn keepalive(args: &EchoArgs) -> Keepalive {

@@ -111,15 +111,15 @@ pub struct Connection {
     // Boxed: large, and only clients have them; idle server connections stay small.
     keys: Option<Box<MaskKeys>>,
     pending: Option<PendingFrame>,
-    partial: Option<PartialMessage>,
+    /// Boxed: only fragmented messages need it, and it would make every idle
+    /// connection larger.
+    partial: Option<Box<PartialMessage>>,
     utf8: Utf8Validator,
     failure: Option<ProtocolError>,
-    peer_close: Option<Option<CloseFrame>>,
+    peer_close: Option<Box<Option<CloseFrame>>>,
     eof: bool,
     keepalive: Option<Box<KeepaliveTimer>>,
     deflate: Option<Box<DeflateCodec>>,
-    /// Reused buffer for compressed output.
-    scratch: Vec<u8>,
 }
 
 impl Connection {
@@ -145,7 +145,6 @@ impl Connection {
             eof: false,
             keepalive: None,
             deflate: None,
-            scratch: Vec::new(),
         }
     }
 
@@ -233,7 +232,7 @@ impl Connection {
 
     /// The peer's close frame, once it arrived: `Some(None)` for a close without code.
     pub fn peer_close(&self) -> Option<&Option<CloseFrame>> {
-        self.peer_close.as_ref()
+        self.peer_close.as_deref()
     }
 
     /// The protocol error that failed the connection, if one did.
@@ -446,20 +445,20 @@ impl Connection {
     ) -> Result<Option<Event>, ProtocolError> {
         match header.opcode {
             OpCode::Text | OpCode::Binary => {
-                let mut partial = PartialMessage {
+                let mut partial = Box::new(PartialMessage {
                     is_text: header.opcode == OpCode::Text,
                     compressed,
                     payload: BytesMut::new(),
                     inflated: Vec::new(),
                     frames: 1,
-                };
+                });
                 if compressed {
                     self.inflate(&payload, header.fin, &mut partial)?;
                 } else {
                     partial.payload = payload;
                 }
                 if header.fin {
-                    return Ok(Some(self.finish_message(partial)?));
+                    return Ok(Some(self.finish_message(*partial)?));
                 }
                 self.partial = Some(partial);
                 Ok(None)
@@ -476,7 +475,7 @@ impl Connection {
                     partial.payload.extend_from_slice(&payload);
                 }
                 if header.fin {
-                    return Ok(Some(self.finish_message(partial)?));
+                    return Ok(Some(self.finish_message(*partial)?));
                 }
                 self.partial = Some(partial);
                 Ok(None)
@@ -496,7 +495,7 @@ impl Connection {
                 }
                 self.state = State::Closed;
                 self.input.clear();
-                self.peer_close = Some(frame.clone());
+                self.peer_close = Some(Box::new(frame.clone()));
                 Ok(Some(Event::Close(frame)))
             }
         }
@@ -635,13 +634,13 @@ impl Connection {
         self.ensure_can_send()?;
         match self.deflate.as_mut() {
             Some(codec) if may_compress && codec.wants(payload.len()) => {
-                let mut compressed = std::mem::take(&mut self.scratch);
+                let mut compressed = std::mem::take(&mut codec.scratch);
                 codec.compress(payload, &mut compressed);
                 let mask = self.keys.as_mut().map(|keys| keys.next_key());
                 encode_frame(&mut self.output, opcode, true, 0b100, mask, &compressed);
                 // Keep a modest buffer for the next message, not the largest one seen.
                 if compressed.capacity() <= MIN_GROWTH {
-                    self.scratch = compressed;
+                    codec.scratch = compressed;
                 }
             }
             _ => self.queue_frame(opcode, true, payload),

@@ -461,16 +461,17 @@ impl Server {
                 }
                 continue;
             }
-            let token = self.shutdown.child_token();
-            connections.spawn(serve_connection(
+            connections.spawn(serve_connection(Box::new(Incoming {
                 stream,
-                tls.clone(),
+                tls: tls.clone(),
                 peer,
-                routes.clone(),
-                options.clone(),
-                token,
-                self.write_budget.clone(),
-            ));
+                routes: routes.clone(),
+                options: options.clone(),
+                // A clone, not a child token: a child costs an allocation per
+                // connection, and connections are never cancelled one by one.
+                shutdown: self.shutdown.clone(),
+                budget: self.write_budget.clone(),
+            })));
         }
         drop(self.listener);
         tracing::info!(
@@ -512,7 +513,9 @@ enum Plaintext {}
 #[cfg(not(feature = "tls"))]
 type ServerTls = Plaintext;
 
-async fn serve_connection(
+/// What a connection's task starts from, boxed so that the task does not carry it
+/// for the connection's whole life.
+struct Incoming {
     stream: TcpStream,
     tls: Option<Arc<ServerTls>>,
     peer: SocketAddr,
@@ -520,24 +523,42 @@ async fn serve_connection(
     options: Arc<AcceptOptions>,
     shutdown: CancellationToken,
     budget: WriteBudget,
-) {
-    // Boxed so that the handshakes' state (TLS's is large) is freed once they are
-    // done, instead of sizing this task for the whole life of the connection.
-    let established = Box::pin(establish(stream, tls, peer, &routes, options)).await;
-    let Some((mut ws, request)) = established else {
+}
+
+/// A connection's task. It keeps only what it needs while the handler runs: the
+/// handshakes (whose state is large, TLS's above all) and the values they produce
+/// live in a separate boxed future that is freed before the handler's first poll,
+/// so an idle connection's task stays a few hundred bytes.
+async fn serve_connection(incoming: Box<Incoming>) {
+    let peer = incoming.peer;
+    let Some((running, path)) = Box::pin(start(incoming)).await else {
         return;
     };
+    match running.await {
+        Ok(()) => tracing::info!(%peer, %path, "connection closed"),
+        Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),
+    }
+}
+
+/// The handshakes, then the route's handler, not yet polled, and the path.
+async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, String)> {
+    let Incoming {
+        stream,
+        tls,
+        peer,
+        routes,
+        options,
+        shutdown,
+        budget,
+    } = *incoming;
+    let (mut ws, request) = establish(stream, tls, peer, &routes, options).await?;
     ws.close_on(shutdown);
     ws.share_write_budget(budget);
     let path = request.path().to_owned();
     tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
-    let Some(handler) = routes.get(&path).cloned() else {
-        return; // checked during the handshake
-    };
-    match handler(ws, request).await {
-        Ok(()) => tracing::info!(%peer, %path, "connection closed"),
-        Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),
-    }
+    // The route was checked during the handshake.
+    let handler = routes.get(&path)?;
+    Some((handler(ws, request), path))
 }
 
 /// The TLS handshake (if any) and the WebSocket one, within the handshake timeout.

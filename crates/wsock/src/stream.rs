@@ -45,13 +45,14 @@ const MAX_WRITE_SLICES: usize = 32;
 pub struct WebSocket<S = crate::MaybeTlsStream> {
     io: S,
     conn: Connection,
-    protocol: Option<String>,
+    protocol: Option<Box<str>>,
     /// Shared by every connection of a server: its settings cost one pointer each.
     config: Arc<Config>,
     close_deadline: Option<Pin<Box<Sleep>>>,
     needs_flush: bool,
     transport_closed: bool,
-    error: Option<Error>,
+    /// Boxed: rare, and as large as a tenth of an idle connection.
+    error: Option<Box<Error>>,
     /// Resolves when the server shuts down; the connection then closes with 1001.
     going_away: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     /// The server-wide budget for unsent output, and this connection's share of it.
@@ -62,15 +63,23 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     /// Runs while output waits for the socket; progress restarts it.
     write_timer: Option<Pin<Box<Sleep>>>,
     /// Output that goes before the connection's own: shared frames of
-    /// [`PreparedMessage`]s, and what the connection had queued before them.
-    shared: VecDeque<Bytes>,
-    shared_len: usize,
+    /// [`PreparedMessage`]s, and what the connection had queued before them. Boxed
+    /// and freed when drained: most connections never have any.
+    shared: Option<Box<SharedOutput>>,
     /// Whether `recv` returned a message since the last `send`: the one case in which
     /// a send may leave its frame queued (see [`Config::batch_writes`]).
     received_since_send: bool,
     /// Writes what is still queued, without waiting, when the WebSocket is dropped
     /// (a function pointer because `Drop` cannot require `S: AsyncWrite`).
     write_on_drop: fn(&mut Self),
+}
+
+/// Chunks written as they are, without copying them into the connection's buffer.
+#[derive(Default)]
+struct SharedOutput {
+    chunks: VecDeque<Bytes>,
+    /// Their total length.
+    len: usize,
 }
 
 impl<S> Drop for WebSocket<S> {
@@ -112,7 +121,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Self {
             io,
             conn,
-            protocol,
+            protocol: protocol.map(String::into_boxed_str),
             config,
             close_deadline: None,
             needs_flush: false,
@@ -123,8 +132,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             accounted: 0,
             keepalive_timer: None,
             write_timer: None,
-            shared: VecDeque::new(),
-            shared_len: 0,
+            shared: None,
             received_since_send: false,
             write_on_drop: Self::write_without_waiting,
         }
@@ -166,7 +174,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         if let Err(error) = self.conn.handle_timeout(now()) {
             tracing::debug!(%error, "keepalive failed the connection");
-            self.error = Some(Error::Protocol(error));
+            self.error = Some(Box::new(Error::Protocol(error)));
         }
         true
     }
@@ -189,7 +197,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Bytes queued for the socket.
     fn output_len(&self) -> usize {
-        self.shared_len + self.conn.pending_output().len()
+        self.shared.as_ref().map_or(0, |shared| shared.len) + self.conn.pending_output().len()
     }
 
     /// Whether sending must first wait for this connection's own output to drain.
@@ -334,7 +342,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         loop {
             if self.transport_closed {
-                return Poll::Ready(self.error.take().map_or(Ok(None), Err));
+                return Poll::Ready(self.error.take().map_or(Ok(None), |error| Err(*error)));
             }
             match self.conn.next_event() {
                 Ok(Some(Event::Message(message))) => {
@@ -349,7 +357,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Ok(None) => {}
                 Err(error) => {
                     tracing::debug!(%error, "failing the connection");
-                    self.error = Some(Error::Protocol(error));
+                    self.error = Some(Box::new(Error::Protocol(error)));
                     continue;
                 }
             }
@@ -384,7 +392,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     if self.conn.state() == State::Open {
-                        self.error.get_or_insert(Error::AbnormalClosure);
+                        self.error
+                            .get_or_insert_with(|| Box::new(Error::AbnormalClosure));
                     }
                     self.conn.receive_eof();
                 }
@@ -409,6 +418,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         if self.output_len() == 0 {
             self.conn.release_idle_buffers();
+            self.shared = None;
         }
         let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut stack);
@@ -449,7 +459,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         self.transport_closed = true;
         self.close_deadline = None;
-        self.error.take().map_or(Ok(None), Err)
+        self.error.take().map_or(Ok(None), |error| Err(*error))
     }
 
     fn close_after_io_error(&mut self, error: impl Into<Error>) -> Error {
@@ -493,16 +503,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// one vectored write when there are several.
     fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
         let own = self.conn.pending_output();
-        if self.shared.is_empty() {
+        let Some(shared) = self.shared.as_deref().filter(|s| !s.chunks.is_empty()) else {
             return Pin::new(&mut self.io).poll_write(cx, own);
-        }
+        };
         let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
         let mut count = 0;
-        for chunk in self.shared.iter().take(MAX_WRITE_SLICES - 1) {
+        for chunk in shared.chunks.iter().take(MAX_WRITE_SLICES - 1) {
             slices[count] = IoSlice::new(chunk);
             count += 1;
         }
-        if !own.is_empty() && count == self.shared.len() {
+        if !own.is_empty() && count == shared.chunks.len() {
             slices[count] = IoSlice::new(own);
             count += 1;
         }
@@ -512,16 +522,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Drops `written` bytes from the front of the queued output.
     fn consume_written(&mut self, mut written: usize) {
         while written > 0 {
-            let Some(chunk) = self.shared.front_mut() else {
+            let Some(shared) = self.shared.as_deref_mut() else {
                 self.conn.consume_output(written);
                 return;
             };
+            let Some(chunk) = shared.chunks.front_mut() else {
+                self.shared = None;
+                continue;
+            };
             let taken = written.min(chunk.len());
             chunk.advance(taken);
-            self.shared_len -= taken;
+            shared.len -= taken;
             written -= taken;
             if chunk.is_empty() {
-                self.shared.pop_front();
+                shared.chunks.pop_front();
             }
         }
     }
@@ -584,10 +598,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// already queued.
     fn queue_shared(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
         let own = self.conn.take_output().freeze();
+        let shared = self.shared.get_or_insert_with(Default::default);
         for chunk in std::iter::once(own).chain(chunks) {
             if !chunk.is_empty() {
-                self.shared_len += chunk.len();
-                self.shared.push_back(chunk);
+                shared.len += chunk.len();
+                shared.chunks.push_back(chunk);
             }
         }
         self.account();

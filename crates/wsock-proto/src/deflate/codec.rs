@@ -24,6 +24,8 @@ pub(crate) struct DeflateCodec {
     /// Set when the peer ended its deflate stream (a final block): the next message
     /// needs a fresh decompressor.
     stream_ended: bool,
+    /// Where a message is compressed before it is framed, kept between messages.
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for DeflateCodec {
@@ -70,6 +72,7 @@ impl DeflateCodec {
             compressor: None,
             decompressor: None,
             stream_ended: false,
+            scratch: Vec::new(),
         }
     }
 
