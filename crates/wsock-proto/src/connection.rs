@@ -115,7 +115,7 @@ pub struct Connection {
     /// connection larger.
     partial: Option<Box<PartialMessage>>,
     utf8: Utf8Validator,
-    failure: Option<ProtocolError>,
+    failure: Option<Box<ProtocolError>>,
     peer_close: Option<Box<Option<CloseFrame>>>,
     eof: bool,
     keepalive: Option<Box<KeepaliveTimer>>,
@@ -237,7 +237,7 @@ impl Connection {
 
     /// The protocol error that failed the connection, if one did.
     pub fn failure(&self) -> Option<&ProtocolError> {
-        self.failure.as_ref()
+        self.failure.as_deref()
     }
 
     /// Whether the transport ended before the closing handshake completed (code 1006).
@@ -552,7 +552,7 @@ impl Connection {
             self.queue_frame(OpCode::Close, true, &frame.to_payload());
         }
         self.state = State::Closed;
-        self.failure = Some(error);
+        self.failure = Some(Box::new(error));
         self.input.clear();
         self.pending = None;
         self.partial = None;

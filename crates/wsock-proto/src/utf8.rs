@@ -12,7 +12,7 @@
 #[derive(Clone, Debug, Default)]
 pub struct Utf8Validator {
     partial: [u8; 4],
-    partial_len: usize,
+    partial_len: u8,
 }
 
 /// The text is not valid UTF-8.
@@ -28,9 +28,9 @@ impl Utf8Validator {
                 return Ok(());
             };
             data = rest;
-            self.partial[self.partial_len] = byte;
+            self.partial[usize::from(self.partial_len)] = byte;
             self.partial_len += 1;
-            match simdutf8::compat::from_utf8(&self.partial[..self.partial_len]) {
+            match simdutf8::compat::from_utf8(&self.partial[..usize::from(self.partial_len)]) {
                 Ok(_) => self.partial_len = 0,
                 Err(e) if e.error_len().is_some() => return Err(InvalidUtf8),
                 // A prefix of a valid character: keep collecting (at most 4 bytes).
@@ -44,9 +44,10 @@ impl Utf8Validator {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
             Err(e) => {
+                // An incomplete character: at most 3 bytes.
                 let tail = &data[e.valid_up_to()..];
                 self.partial[..tail.len()].copy_from_slice(tail);
-                self.partial_len = tail.len();
+                self.partial_len = tail.len() as u8;
                 Ok(())
             }
         }

@@ -22,6 +22,7 @@ use wsock_proto::{
 use crate::budget::WriteBudget;
 use crate::config::Config;
 use crate::error::Error;
+use crate::send::SendFuture;
 use crate::Result;
 
 /// Bytes asked of the socket per read.
@@ -252,18 +253,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// `recv`, which writes everything queued before it waits for the socket. A
     /// `recv`/`send` echo loop thus costs one write per batch of messages, not one per
     /// message. [`Config::batch_writes`] turns this off.
-    pub async fn send(&mut self, message: Message) -> Result<()> {
-        poll_fn(|cx| self.poll_send_ready(cx)).await?;
-        self.start_send_message(&message)?;
+    pub fn send(&mut self, message: Message) -> SendFuture<'_, S> {
+        SendFuture::new(self, message)
+    }
+
+    /// After a message was queued: whether its write may wait for the next `recv`
+    /// (see [`send`](Self::send)). Either way, the next send is not "right after a
+    /// recv" any more.
+    pub(crate) fn defer_write(&mut self) -> bool {
         let deferred = self.received_since_send
             && self.config.batch_writes
             && self.conn.buffered_input() > 0
             && self.output_len() < BATCH_BYTES;
         self.received_since_send = false;
-        if deferred {
-            return Ok(());
-        }
-        poll_fn(|cx| self.poll_flush_output(cx)).await
+        deferred
     }
 
     /// Sends a message prepared once for many connections (see
