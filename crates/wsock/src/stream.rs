@@ -332,17 +332,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Polls for the next message; see [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
-        if let Some(going_away) = self.going_away.as_mut() {
-            if going_away.as_mut().poll(cx).is_ready() {
-                self.going_away = None;
-                if self.conn.state() == State::Open {
-                    let frame =
-                        CloseFrame::new(CloseCode::GOING_AWAY, "the server is shutting down");
-                    // Open was checked just above, so the close can be queued.
-                    let _ = self.conn.send_close(Some(frame));
-                }
-            }
-        }
         loop {
             if self.transport_closed {
                 return Poll::Ready(self.error.take().map_or(Ok(None), |error| Err(*error)));
@@ -386,6 +375,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     };
                 }
             }
+            if self.poll_going_away(cx) {
+                continue;
+            }
             if !write_ready && self.must_drain() {
                 // The peer is not reading what we owe it; stop reading what it sends.
                 return Poll::Pending;
@@ -406,6 +398,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
             }
         }
+    }
+
+    /// Whether the server has just started shutting down, in which case the close
+    /// frame (1001) is queued. Polled before each read from the socket rather than
+    /// for every message: the token's wait takes a lock that every connection of the
+    /// server shares.
+    fn poll_going_away(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(going_away) = self.going_away.as_mut() else {
+            return false;
+        };
+        if going_away.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.going_away = None;
+        if self.conn.state() == State::Open {
+            let frame = CloseFrame::new(CloseCode::GOING_AWAY, "the server is shutting down");
+            // Open was checked just above, so the close can be queued.
+            let _ = self.conn.send_close(Some(frame));
+        }
+        true
     }
 
     /// Reads from the socket into the connection. With nothing buffered, the read goes
