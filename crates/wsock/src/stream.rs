@@ -64,8 +64,9 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     /// Runs while output waits for the socket; progress restarts it.
     write_timer: Option<Pin<Box<Sleep>>>,
     /// Output that goes before the connection's own: shared frames of
-    /// [`PreparedMessage`]s, and what the connection had queued before them. Boxed
-    /// and freed when drained: most connections never have any.
+    /// [`PreparedMessage`]s, and what the connection had queued before them. Boxed,
+    /// since most connections never have any; kept once made, since the ones that do
+    /// (broadcast members, large messages) have some for every message.
     shared: Option<Box<SharedOutput>>,
     /// Whether `recv` returned a message since the last `send`: the one case in which
     /// a send may leave its frame queued (see [`Config::batch_writes`]).
@@ -433,7 +434,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         if self.output_len() == 0 {
             self.conn.release_idle_buffers();
-            self.shared = None;
         }
         let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut stack);
@@ -542,8 +542,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return;
             };
             let Some(chunk) = shared.chunks.front_mut() else {
-                self.shared = None;
-                continue;
+                self.conn.consume_output(written);
+                return;
             };
             let taken = written.min(chunk.len());
             chunk.advance(taken);
