@@ -251,8 +251,8 @@ async fn connection(
             // Replace the echo at once. While more replies are already buffered,
             // wsock's write batching holds this message back until the next `recv`
             // would wait, so every batch of replies read costs one write, as a
-            // batching server's replies do: the generator stays cheaper per message
-            // than the servers it measures.
+            // batching server's replies do, and the server sees batches, not single
+            // messages.
             let seq = index << 40 | next;
             next += 1;
             ws.send(payloads.message(seq)).await?;
