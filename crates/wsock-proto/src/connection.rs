@@ -445,22 +445,23 @@ impl Connection {
     ) -> Result<Option<Event>, ProtocolError> {
         match header.opcode {
             OpCode::Text | OpCode::Binary => {
-                let mut partial = Box::new(PartialMessage {
+                let mut partial = PartialMessage {
                     is_text: header.opcode == OpCode::Text,
                     compressed,
                     payload: BytesMut::new(),
                     inflated: Vec::new(),
                     frames: 1,
-                });
+                };
                 if compressed {
                     self.inflate(&payload, header.fin, &mut partial)?;
                 } else {
                     partial.payload = payload;
                 }
                 if header.fin {
-                    return Ok(Some(self.finish_message(*partial)?));
+                    return Ok(Some(self.finish_message(partial)?));
                 }
-                self.partial = Some(partial);
+                // Boxed only now: a whole message in one frame never allocates it.
+                self.partial = Some(Box::new(partial));
                 Ok(None)
             }
             OpCode::Continuation => {
