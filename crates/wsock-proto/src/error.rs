@@ -119,6 +119,15 @@ pub enum LocalError {
     /// A close reason over 123 bytes.
     #[error("a close reason of {0} bytes was given; the limit is 123")]
     CloseReasonTooLong(usize),
+    /// A value for the upgrade request that HTTP cannot carry (CR or LF, which would
+    /// inject lines, or other characters its grammar forbids).
+    #[error("the {field} {value:?} cannot go into an HTTP request head; remove control characters and spaces, or percent-encode it")]
+    InvalidRequestField {
+        /// Which part of the request.
+        field: &'static str,
+        /// What was given.
+        value: String,
+    },
     /// A close frame given to [`crate::PreparedMessage`], which is for messages that
     /// many connections share; close each connection on its own.
     #[error("a close frame cannot be prepared for many connections; close each one")]
@@ -142,6 +151,13 @@ pub enum HandshakeError {
         /// The configured limit.
         limit: usize,
     },
+    /// A line of the head ended with LF alone instead of CRLF.
+    #[error("a line of the HTTP head ends with a bare LF; HTTP/1.1 lines end with CRLF")]
+    BareLineFeed,
+    /// A request carried a body header, which an upgrade GET must not: a proxy in
+    /// front could frame the bytes after the head differently from us.
+    #[error("the upgrade request has a {0} header; a WebSocket handshake has no body")]
+    BodyHeader(&'static str),
     /// Not parseable as HTTP/1.1.
     #[error("malformed HTTP head: {0}")]
     Malformed(String),

@@ -255,6 +255,8 @@ impl Client {
             let value = HeaderValue::try_from(value.as_str()).map_err(|_| invalid())?;
             request = request.header(name, value);
         }
+        // Refuses a forged origin (CR, LF) before anything is connected.
+        request.encode()?;
         Ok(request)
     }
 }
@@ -316,7 +318,7 @@ pub async fn client_handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    stream.write_all(&request.encode()).await?;
+    stream.write_all(&request.encode()?).await?;
     stream.flush().await?;
     let mut buf = BytesMut::with_capacity(1024);
     let len = read_head(&mut stream, &mut buf, config.limits.max_head_size).await?;

@@ -82,7 +82,7 @@ pub use budget::WriteBudget;
 pub use client::{client_handshake, Client};
 pub use config::Config;
 pub use error::Error;
-pub use origin::{OriginCallback, OriginPolicy};
+pub use origin::{OriginCallback, OriginPolicy, Reached};
 pub use send::SendFuture;
 pub use server::{accept, accept_with, AcceptOptions, Server, ShutdownHandle};
 pub use split::{ReadHalf, WriteHalf};

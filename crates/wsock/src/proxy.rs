@@ -2,7 +2,8 @@
 //!
 //! By default a [`Client`](crate::Client) follows the environment, as curl does:
 //! `wss://` URLs use `https_proxy` (or `HTTPS_PROXY`), `ws://` URLs use `http_proxy`
-//! (or `HTTP_PROXY`), either falls back to `all_proxy` (`ALL_PROXY`), and hosts
+//! (never `HTTP_PROXY`: under CGI a request's `Proxy:` header lands there, the
+//! "httpoxy" hole), either falls back to `all_proxy` (`ALL_PROXY`), and hosts
 //! matched by `no_proxy` (`NO_PROXY`) connect directly. A `no_proxy` entry matches the
 //! host itself and its subdomains (`example.com` and `.example.com` both match
 //! `a.example.com`), may name a port (`example.com:8080`), and `*` matches everything.
@@ -189,11 +190,11 @@ pub(crate) fn from_env(
     port: u16,
     var: impl Fn(&str) -> Option<String>,
 ) -> Option<Result<Proxy>> {
-    // Lower case first: it is the spelling curl trusts, since CGI puts a request's
-    // `Proxy:` header into HTTP_PROXY.
+    // Lower case first, as curl reads them. `HTTP_PROXY` never: CGI puts a request's
+    // `Proxy:` header there, so an attacker would choose our proxy ("httpoxy").
     let read = |name: &str| {
         var(name)
-            .or_else(|| var(&name.to_ascii_uppercase()))
+            .or_else(|| (name != "http_proxy").then(|| var(&name.to_ascii_uppercase()))?)
             .filter(|v| !v.trim().is_empty())
     };
     let url =

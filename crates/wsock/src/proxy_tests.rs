@@ -43,6 +43,18 @@ fn lower_case_wins_and_all_proxy_is_the_fallback() {
 }
 
 #[test]
+fn upper_case_http_proxy_is_never_read() {
+    // Under CGI, `Proxy: attacker:1` in a request becomes HTTP_PROXY ("httpoxy").
+    assert!(from_env(false, "h", 80, env(&[("HTTP_PROXY", "attacker:1")])).is_none());
+    let vars = [("HTTP_PROXY", "attacker:1"), ("ALL_PROXY", "all:3")];
+    let chosen = from_env(false, "h", 80, env(&vars)).unwrap().unwrap();
+    assert_eq!(chosen.address(), "all:3");
+    let vars = [("HTTPS_PROXY", "secure:2")];
+    let chosen = from_env(true, "h", 443, env(&vars)).unwrap().unwrap();
+    assert_eq!(chosen.address(), "secure:2");
+}
+
+#[test]
 fn no_proxy_matches_hosts_subdomains_ports_and_star() {
     for (list, host, port, expected) in [
         ("example.com", "example.com", 80, true),

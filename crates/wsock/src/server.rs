@@ -21,7 +21,7 @@ use crate::budget::WriteBudget;
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head;
-use crate::origin::OriginPolicy;
+use crate::origin::{OriginPolicy, Reached};
 use crate::stream::WebSocket;
 #[cfg(feature = "tls")]
 use crate::tls::ServerTls;
@@ -42,6 +42,9 @@ use crate::Result;
 pub struct AcceptOptions {
     pub(crate) config: Arc<Config>,
     origin: OriginPolicy,
+    served_over_tls: bool,
+    /// `None` until the application says, or a server finds out from its address.
+    loopback_only: Option<bool>,
     protocols: Vec<String>,
     pub(crate) handshake_timeout: Duration,
     deflate: Option<DeflateConfig>,
@@ -52,6 +55,8 @@ impl Default for AcceptOptions {
         Self {
             config: Arc::new(Config::default()),
             origin: OriginPolicy::default(),
+            served_over_tls: false,
+            loopback_only: None,
             protocols: Vec::new(),
             handshake_timeout: Duration::from_secs(10),
             deflate: None,
@@ -71,6 +76,31 @@ impl AcceptOptions {
     pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
         self.origin = policy;
         self
+    }
+
+    /// Clients reach this server with `wss://`, through TLS at a proxy in front (a
+    /// [`Server`] with [`tls`](Server::tls) knows it itself). The same-origin check
+    /// then expects `https://` pages and port 443 for a `Host` without a port.
+    pub fn served_over_tls(mut self, yes: bool) -> Self {
+        self.served_over_tls = yes;
+        self
+    }
+
+    /// Whether this server listens on loopback addresses only, so that the
+    /// same-origin check also admits pages from loopback origins, such as the seed's
+    /// client with its `Origin: http://localhost/`. A [`Server`] finds it out from its
+    /// address unless told here.
+    pub fn loopback_only(mut self, yes: bool) -> Self {
+        self.loopback_only = Some(yes);
+        self
+    }
+
+    /// How clients reach this server, for the origin check.
+    pub(crate) fn reached(&self) -> Reached {
+        Reached {
+            over_tls: self.served_over_tls,
+            loopback_only: self.loopback_only.unwrap_or(false),
+        }
     }
 
     /// Subprotocols this server speaks, most preferred first; the first one the client
@@ -239,7 +269,7 @@ where
             }
         }
     };
-    let verdict = if options.origin.check(&request) {
+    let verdict = if options.origin.check(&request, options.reached()) {
         check(&request)
     } else {
         let origin = request.origin().unwrap_or_default();
@@ -433,11 +463,15 @@ impl Server {
     /// timeout has passed.
     pub async fn serve(self) -> Result<()> {
         let routes = Arc::new(self.routes);
-        let options = Arc::new(self.options);
         #[cfg(feature = "tls")]
         let tls = self.tls.map(Arc::new);
         #[cfg(not(feature = "tls"))]
         let tls: Option<Arc<Plaintext>> = None;
+        let options = Arc::new(reached_from_listener(
+            self.options,
+            &self.listener.local_addr()?,
+            tls.is_some(),
+        ));
         tracing::info!(addr = ?self.listener.local_addr().ok(), tls = tls.is_some(), paths = ?routes.keys().collect::<Vec<_>>(), "serving WebSockets");
         let mut connections = JoinSet::new();
         loop {
@@ -496,6 +530,20 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// `options` with what a server knows of how it is reached: TLS of its own, and
+/// whether it listens on loopback only. What the application said still holds.
+pub(crate) fn reached_from_listener(
+    mut options: AcceptOptions,
+    local: &SocketAddr,
+    tls: bool,
+) -> AcceptOptions {
+    options.served_over_tls |= tls;
+    options
+        .loopback_only
+        .get_or_insert(local.ip().is_loopback());
+    options
 }
 
 async fn refuse_over_limit(mut stream: TcpStream) {

@@ -245,3 +245,41 @@ async fn ping_is_answered_with_the_same_payload_then_close_is_echoed() {
     stream.write_all(&client_frame(0x88, &close)).await.unwrap();
     assert_eq!(read_close_code(&mut stream).await, Some(4321));
 }
+
+#[tokio::test]
+async fn a_bare_lf_head_is_400_at_once_not_after_the_handshake_timeout() {
+    // A handshake timeout far beyond the test's patience: only an answer at once passes.
+    let addr = echo_server(AcceptOptions::default().handshake_timeout(PATIENCE * 10)).await;
+    let head = valid()
+        .replace("HOST_PLACEHOLDER", &addr.to_string())
+        .replace("\r\n", "\n");
+    let (status, response) = raw_request(addr, head.as_bytes()).await;
+    assert_eq!(status, 400, "{response}");
+    assert!(response.contains("bare LF"), "{response}");
+    assert_still_serving(addr).await;
+}
+
+#[tokio::test]
+async fn a_request_smuggled_after_a_bare_lf_head_is_not_served() {
+    // httparse ends the head at "\n\n"; a proxy that only knows CRLF reads on to the
+    // second head. Neither may be taken as the request.
+    let smuggled = valid().replacen("\r\n\r\n", "\r\n\nGET /other HTTP/1.1\r\n\r\n", 1);
+    assert_status(smuggled, 400).await;
+}
+
+#[tokio::test]
+async fn body_headers_on_the_upgrade_get_are_400() {
+    for extra in ["Content-Length: 4\r\n", "Transfer-Encoding: chunked\r\n"] {
+        assert_status(
+            valid().replacen("\r\n\r\n", &format!("\r\n{extra}\r\n"), 1),
+            400,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn two_origin_headers_are_400() {
+    let origins = "\r\nOrigin: http://HOST_PLACEHOLDER\r\nOrigin: http://evil.example\r\n\r\n";
+    assert_status(valid().replacen("\r\n\r\n", origins, 1), 400).await;
+}

@@ -207,8 +207,15 @@ async fn subprotocol_is_chosen_by_server_preference_among_offers() {
     assert_eq!(ws.protocol(), None, "no overlap: no subprotocol");
 }
 
+/// The status a server on 127.0.0.1 answers `origin` with, judged as if it were
+/// reachable from other machines (loopback origins get no exception).
 async fn status_for_origin(policy: OriginPolicy, origin: &str) -> Result<(), u16> {
-    let addr = echo_server(AcceptOptions::default().origin_policy(policy)).await;
+    let options = AcceptOptions::default().loopback_only(false);
+    status_for_origin_with(options.origin_policy(policy), origin).await
+}
+
+async fn status_for_origin_with(options: AcceptOptions, origin: &str) -> Result<(), u16> {
+    let addr = echo_server(options).await;
     let origin = origin.replace("PORT", &addr.port().to_string());
     match Client::new(format!("ws://127.0.0.1:{}/echo", addr.port()))
         .origin(origin)
@@ -237,6 +244,46 @@ async fn origin_policy_same_origin_by_default() {
         status_for_origin(OriginPolicy::default(), "http://127.0.0.1:1").await,
         Err(403)
     );
+}
+
+#[tokio::test]
+async fn a_loopback_server_takes_loopback_origins_and_still_refuses_foreign_ones() {
+    // The seed's Go client sends `Origin: http://localhost/` to port 12345.
+    for origin in [
+        "http://localhost/",
+        "http://127.0.0.1:1",
+        "http://[::1]:8080",
+    ] {
+        assert_eq!(
+            status_for_origin_with(AcceptOptions::default(), origin).await,
+            Ok(()),
+            "{origin}"
+        );
+    }
+    for origin in ["http://evil.example", "https://localhost.evil.example"] {
+        assert_eq!(
+            status_for_origin_with(AcceptOptions::default(), origin).await,
+            Err(403),
+            "{origin}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_host_without_a_port_does_not_match_an_origin_on_another_port_or_scheme() {
+    // Host: 127.0.0.1 (no port) as a proxy in front might send it.
+    let addr = echo_server(AcceptOptions::default().loopback_only(false)).await;
+    for (origin, expected) in [
+        ("http://127.0.0.1", 101),
+        ("http://127.0.0.1:8081", 403),
+        ("https://127.0.0.1:8443", 403),
+        ("https://127.0.0.1", 403),
+    ] {
+        let head = request_head(addr, "/echo", &format!("Origin: {origin}\r\n"))
+            .replace(&format!("Host: {addr}"), "Host: 127.0.0.1");
+        let (status, response) = raw_request_head(addr, head.as_bytes()).await;
+        assert_eq!(status, expected, "{origin}: {response}");
+    }
 }
 
 #[tokio::test]
@@ -370,4 +417,31 @@ async fn extra_headers_are_sent_and_bad_ones_refused_locally() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidHeader(_)));
+}
+
+#[tokio::test]
+async fn a_forged_origin_is_refused_before_anything_is_connected() {
+    // A listener that must never see a connection: the error comes first.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let error = Client::new(format!("ws://{addr}/echo"))
+        .origin("http://localhost\r\nCookie: session=stolen")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Local(wsock_proto::LocalError::InvalidRequestField {
+                field: "origin",
+                ..
+            })
+        ),
+        "{error}"
+    );
+    assert!(error
+        .to_string()
+        .contains("cannot go into an HTTP request head"));
+    let nothing = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
+    assert!(nothing.is_err(), "the client connected anyway");
 }

@@ -42,6 +42,13 @@ async fn http_proxy_and_no_proxy_from_the_environment() {
     assert_eq!(proxy.tunnels().len(), 1, "no_proxy sent it direct");
 
     std::env::remove_var("NO_PROXY");
+    std::env::remove_var("http_proxy");
+    // What a CGI request's `Proxy:` header sets ("httpoxy"): ignored.
+    std::env::set_var("HTTP_PROXY", proxy.url(None));
+    round_trip(&url).await;
+    assert_eq!(proxy.tunnels().len(), 1, "HTTP_PROXY was not ignored");
+    std::env::set_var("http_proxy", proxy.url(Some("bob:pw")));
+
     let mut ws = bounded(Client::new(&url).no_proxy().connect())
         .await
         .unwrap();

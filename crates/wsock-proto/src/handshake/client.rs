@@ -4,9 +4,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use super::headers::{has_token, header_tokens, to_header_map};
-use super::{accept_key, generate_key};
+use super::{accept_key, generate_key, is_token};
 use crate::deflate::{parse_client_response, DeflateConfig, DeflateParams};
-use crate::error::HandshakeError;
+use crate::error::{HandshakeError, LocalError};
 use crate::limits::Limits;
 
 /// The client's upgrade request, with a fresh key.
@@ -16,7 +16,7 @@ use crate::limits::Limits;
 /// let req = UpgradeRequest::new("localhost:12345", "/echo")
 ///     .origin("http://localhost/")
 ///     .protocols(["chat"]);
-/// let head = String::from_utf8(req.encode()).unwrap();
+/// let head = String::from_utf8(req.encode().unwrap()).unwrap();
 /// assert!(head.starts_with("GET /echo HTTP/1.1\r\nHost: localhost:12345\r\n"));
 /// assert!(head.contains("Sec-WebSocket-Protocol: chat\r\n"));
 /// ```
@@ -106,8 +106,17 @@ impl UpgradeRequest {
         &self.protocols
     }
 
-    /// The request head to send.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The request head to send. Fails, before anything is sent, when the host,
+    /// resource, origin or a subprotocol is not valid HTTP: interpolated raw, a CR or LF
+    /// in them would inject headers.
+    ///
+    /// ```
+    /// use wsock_proto::handshake::client::UpgradeRequest;
+    /// let forged = UpgradeRequest::new("a.example", "/x").origin("http://a\r\nCookie: y");
+    /// assert!(forged.encode().is_err());
+    /// ```
+    pub fn encode(&self) -> Result<Vec<u8>, LocalError> {
+        self.check_fields()?;
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(format!("GET {} HTTP/1.1\r\n", self.resource).as_bytes());
         let mut push = |name: &str, value: &[u8]| {
@@ -142,7 +151,31 @@ impl UpgradeRequest {
             push(name.as_str(), value.as_bytes());
         }
         out.extend_from_slice(b"\r\n");
-        out
+        Ok(out)
+    }
+
+    /// Checks every string that goes into the head with `http`'s own parsers.
+    fn check_fields(&self) -> Result<(), LocalError> {
+        let invalid = |field: &'static str, value: &str| LocalError::InvalidRequestField {
+            field,
+            value: value.to_owned(),
+        };
+        if self.host.parse::<http::uri::Authority>().is_err() {
+            return Err(invalid("host", &self.host));
+        }
+        let is_origin_form = self.resource.starts_with('/');
+        if !is_origin_form || self.resource.parse::<http::uri::PathAndQuery>().is_err() {
+            return Err(invalid("resource", &self.resource));
+        }
+        if let Some(origin) = &self.origin {
+            if HeaderValue::from_str(origin).is_err() || !origin.is_ascii() {
+                return Err(invalid("origin", origin));
+            }
+        }
+        if let Some(bad) = self.protocols.iter().find(|p| !is_token(p)) {
+            return Err(invalid("subprotocol", bad));
+        }
+        Ok(())
     }
 
     /// Checks the server's response head against this request: status 101, the

@@ -2,7 +2,7 @@ use super::*;
 use crate::handshake::server;
 
 fn server_response(req: &UpgradeRequest, protocol: Option<&str>) -> Vec<u8> {
-    let parsed = server::parse_request(&req.encode(), &Limits::default()).unwrap();
+    let parsed = server::parse_request(&req.encode().unwrap(), &Limits::default()).unwrap();
     parsed.accept(protocol, &HeaderMap::new())
 }
 
@@ -12,7 +12,7 @@ fn request_and_response_agree_end_to_end() {
         .origin("http://localhost/")
         .protocols(["chat", "superchat"])
         .header(header::USER_AGENT, HeaderValue::from_static("wsock-test"));
-    let parsed = server::parse_request(&req.encode(), &Limits::default()).unwrap();
+    let parsed = server::parse_request(&req.encode().unwrap(), &Limits::default()).unwrap();
     assert_eq!(parsed.request().uri(), "/echo?x=1");
     assert_eq!(parsed.origin(), Some("http://localhost/"));
     assert_eq!(parsed.request().headers()[header::USER_AGENT], "wsock-test");
@@ -117,7 +117,7 @@ fn missing_upgrade_header_is_rejected() {
 fn deflate_is_offered_and_its_answer_checked() {
     use crate::deflate::{negotiate_server, DeflateConfig};
     let req = UpgradeRequest::new("h", "/").deflate(DeflateConfig::default());
-    let head = String::from_utf8(req.encode()).unwrap();
+    let head = String::from_utf8(req.encode().unwrap()).unwrap();
     assert!(
         head.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
     );
@@ -150,7 +150,7 @@ fn several_deflate_offers_are_sent_and_the_answer_matched_to_one() {
     let plain = DeflateConfig::default();
     let lean = DeflateConfig::default().no_context_takeover(true);
     let req = UpgradeRequest::new("h", "/").deflate_offers([lean.clone(), plain.clone()]);
-    let head = String::from_utf8(req.encode()).unwrap();
+    let head = String::from_utf8(req.encode().unwrap()).unwrap();
     assert!(head.contains(&format!(
         "Sec-WebSocket-Extensions: {}, {}\r\n",
         lean.client_offer(),
@@ -183,4 +183,26 @@ fn several_deflate_offers_are_sent_and_the_answer_matched_to_one() {
         params.server_no_context_takeover,
         "a server takes the first offer it can honour"
     );
+}
+
+#[test]
+fn cr_or_lf_in_any_field_is_refused_before_encoding() {
+    let field = |request: UpgradeRequest| match request.encode() {
+        Err(LocalError::InvalidRequestField { field, .. }) => field,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(field(UpgradeRequest::new("h\r\nX: y", "/")), "host");
+    assert_eq!(field(UpgradeRequest::new("h", "/a\r\nX: y")), "resource");
+    assert_eq!(field(UpgradeRequest::new("h", "/a b")), "resource");
+    assert_eq!(field(UpgradeRequest::new("h", "a")), "resource");
+    assert_eq!(
+        field(UpgradeRequest::new("h", "/").origin("http://o\nX: y")),
+        "origin"
+    );
+    assert_eq!(
+        field(UpgradeRequest::new("h", "/").protocols(["chat\r\nX: y"])),
+        "subprotocol"
+    );
+    let fine = UpgradeRequest::new("[::1]:80", "/a?b=c%20d").origin("http://localhost/");
+    assert!(fine.encode().is_ok());
 }

@@ -18,7 +18,10 @@ pub struct HeadScanner {
 
 impl HeadScanner {
     /// Returns the head's length once `buf` holds all of it (bytes after it belong to
-    /// the WebSocket stream). Fails once the head cannot fit in `max_head_size`.
+    /// the WebSocket stream). Fails once the head cannot fit in `max_head_size`, and at
+    /// the first line ended by a bare LF: httparse would accept such a head where a
+    /// proxy in front might split it differently, so it is refused rather than waited
+    /// on.
     pub fn scan(
         &mut self,
         buf: &[u8],
@@ -26,8 +29,21 @@ impl HeadScanner {
     ) -> Result<Option<usize>, HandshakeError> {
         // The terminator may straddle the previous scan's end.
         let start = self.scanned.saturating_sub(3);
-        if let Some(pos) = buf[start..].windows(4).position(|w| w == b"\r\n\r\n") {
-            let end = start + pos + 4;
+        let end = buf[start..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|pos| start + pos + 4);
+        // Bytes after the head are WebSocket frames, where 0x0A is just a byte.
+        let head_part = &buf[..end.unwrap_or(buf.len())];
+        let mut from = self.scanned.min(head_part.len());
+        while let Some(offset) = head_part[from..].iter().position(|&b| b == b'\n') {
+            let lf = from + offset;
+            if lf == 0 || head_part[lf - 1] != b'\r' {
+                return Err(HandshakeError::BareLineFeed);
+            }
+            from = lf + 1;
+        }
+        if let Some(end) = end {
             if end > max_head_size {
                 return Err(HandshakeError::HeadTooLarge {
                     limit: max_head_size,
@@ -73,6 +89,36 @@ mod tests {
             err.status(),
             http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
         );
+    }
+
+    #[test]
+    fn a_bare_lf_is_refused_as_soon_as_it_arrives() {
+        for head in [
+            &b"GET / HTTP/1.1\nHost: x\n\n"[..],
+            b"GET / HTTP/1.1\r\nHost: x\n",
+            b"\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n\n\r\n\r\n",
+        ] {
+            for cut in 1..=head.len() {
+                let mut scanner = HeadScanner::default();
+                let result = scanner
+                    .scan(&head[..cut], 100)
+                    .and_then(|_| scanner.scan(head, 100));
+                assert_eq!(
+                    result,
+                    Err(HandshakeError::BareLineFeed),
+                    "{head:?} cut {cut}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_bare_lf_after_the_head_belongs_to_the_websocket_stream() {
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let buf = [&head[..], b"\x81\x0a\n\n"].concat();
+        let mut scanner = HeadScanner::default();
+        assert_eq!(scanner.scan(&buf, 100).unwrap(), Some(head.len()));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use http::header::{self, HeaderMap, HeaderName};
 use http::{Method, StatusCode};
 
 use super::headers::{has_token, header_tokens, to_header_map};
-use super::{accept_key, is_token};
+use super::{accept_key, is_token, HeadScanner};
 use crate::error::HandshakeError;
 use crate::limits::Limits;
 
@@ -32,6 +32,13 @@ pub struct UpgradeRequest {
 /// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 /// ```
 pub fn parse_request(head: &[u8], limits: &Limits) -> Result<UpgradeRequest, HandshakeError> {
+    // The head must end exactly at its first CRLFCRLF, with no bare LF before it, or
+    // httparse and a proxy in front could disagree on where the request ends.
+    if HeadScanner::default().scan(head, usize::MAX)? != Some(head.len()) {
+        return Err(HandshakeError::Malformed(
+            "the request head does not end exactly at its first empty line".into(),
+        ));
+    }
     let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut parsed = httparse::Request::new(&mut slots);
     match parsed.parse(head) {
@@ -113,6 +120,19 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
     }
     let headers = request.headers();
     single(headers, &header::HOST, "Host")?;
+    for (name, label) in [
+        (&header::CONTENT_LENGTH, "Content-Length"),
+        (&header::TRANSFER_ENCODING, "Transfer-Encoding"),
+    ] {
+        if headers.contains_key(name) {
+            return Err(HandshakeError::BodyHeader(label));
+        }
+    }
+    if headers.contains_key(header::ORIGIN) {
+        // An origin is visible ASCII (RFC 6454); one that is not, or two, cannot be
+        // checked against the policy, so they are refused rather than ignored.
+        single(headers, &header::ORIGIN, "Origin")?;
+    }
     require_token(headers, &header::UPGRADE, "Upgrade", "websocket")?;
     require_token(headers, &header::CONNECTION, "Connection", "upgrade")?;
     let version = single(

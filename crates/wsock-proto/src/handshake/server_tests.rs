@@ -152,3 +152,48 @@ fn query_is_kept_in_the_request() {
     assert_eq!(req.path(), "/chat");
     assert_eq!(req.request().uri().query(), Some("room=a"));
 }
+
+#[test]
+fn body_headers_on_the_upgrade_get_are_400() {
+    for (name, value) in [("Content-Length", "5"), ("Transfer-Encoding", "chunked")] {
+        let head = RFC_REQUEST.replace("\r\n\r\n", &format!("\r\n{name}: {value}\r\n\r\n"));
+        let error = parse(&head).unwrap_err();
+        assert_eq!(error, HandshakeError::BodyHeader(name));
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+#[test]
+fn a_head_with_bytes_after_its_end_is_refused() {
+    // The I/O layer hands over exactly the scanned head; anything more means two
+    // parsers disagree on where it ends.
+    let head = format!("{RFC_REQUEST}GET /other HTTP/1.1\r\n\r\n");
+    assert_eq!(status_of(&head), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn a_bare_lf_head_is_400() {
+    let head = RFC_REQUEST.replace("\r\n", "\n");
+    assert_eq!(status_of(&head), StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn two_origins_or_an_origin_that_is_not_visible_ascii_are_400() {
+    let two = RFC_REQUEST.replace("\r\n\r\n", "\r\nOrigin: http://evil.example\r\n\r\n");
+    assert!(matches!(
+        parse(&two),
+        Err(HandshakeError::InvalidHeader { name: "Origin", .. })
+    ));
+    let mut head = with_header("Origin", "http://exa\u{e9}mple.com").into_bytes();
+    assert!(matches!(
+        parse_request(&head, &Limits::default()),
+        Err(HandshakeError::InvalidHeader { name: "Origin", .. })
+    ));
+    // obs-text (a Latin-1 byte) is what httparse lets through.
+    let at = head.windows(4).position(|w| w == b"exa\xc3").unwrap();
+    head.remove(at + 3);
+    assert!(matches!(
+        parse_request(&head, &Limits::default()),
+        Err(HandshakeError::InvalidHeader { name: "Origin", .. })
+    ));
+}

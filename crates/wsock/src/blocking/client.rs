@@ -48,7 +48,7 @@ pub(crate) fn connect(dial: Dial) -> Result<Conn> {
         _ => Stream::Plain(tcp),
     };
     stream
-        .write_all(&dial.request.encode())
+        .write_all(&dial.request.encode()?)
         .map_err(|e| deadline.explain(e))?;
     let mut buf = BytesMut::with_capacity(1024);
     let max = dial.config.limits.max_head_size;

@@ -17,7 +17,7 @@ use super::transport::{Stream, Transport};
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head_blocking;
-use crate::server::{decide, route_exists, AcceptOptions, Verdict};
+use crate::server::{decide, reached_from_listener, route_exists, AcceptOptions, Verdict};
 #[cfg(feature = "tls")]
 use crate::tls::ServerTls;
 use crate::Result;
@@ -161,9 +161,14 @@ impl Server {
 
     /// Accepts connections forever, each on its own thread.
     pub fn serve(self) -> Result<()> {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        let tls = false;
+        let options = reached_from_listener(self.options, &self.listener.local_addr()?, tls);
         let shared = Arc::new(Shared {
             routes: self.routes,
-            options: self.options,
+            options,
             active: AtomicUsize::new(0),
             #[cfg(feature = "tls")]
             tls: self.tls,

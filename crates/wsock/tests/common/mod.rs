@@ -60,7 +60,28 @@ pub async fn raw_request(addr: SocketAddr, head: &[u8]) -> (u16, String) {
     let _ = stream.write_all(head).await;
     let mut response = Vec::new();
     let _ = bounded(stream.read_to_end(&mut response)).await;
-    let text = String::from_utf8_lossy(&response).into_owned();
+    with_status(&response)
+}
+
+/// Sends a raw request head and returns the status code and the response head only,
+/// without waiting for the connection to end (a 101 keeps it open).
+pub async fn raw_request_head(addr: SocketAddr, head: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(head).await;
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        match bounded(stream.read(&mut byte)).await {
+            Ok(1) => response.push(byte[0]),
+            _ => break,
+        }
+    }
+    with_status(&response)
+}
+
+/// A response's status code, and the response as text.
+fn with_status(response: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(response).into_owned();
     let status = text
         .split(' ')
         .nth(1)
