@@ -1,8 +1,9 @@
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use wsock::{Client, CloseCode, DeflateConfig, Error, Message};
+use wsock::{Client, CloseCode, DeflateConfig, Error, HandshakeError, Message};
 
 /// Arguments of `wsock connect`.
 #[derive(clap::Args)]
@@ -32,6 +33,18 @@ pub struct ConnectArgs {
     /// Connect directly, ignoring the proxy environment variables.
     #[arg(long)]
     no_proxy: bool,
+    /// Print text messages as they are, control characters included. By default, when
+    /// stdout is a terminal, control characters are shown escaped (`\x1b`), so that a
+    /// server cannot clear the screen, set the title or write the clipboard.
+    #[arg(long)]
+    raw: bool,
+}
+
+impl ConnectArgs {
+    /// Whether the user gave an `Origin` to send.
+    pub fn sends_origin(&self) -> bool {
+        self.origin.is_some()
+    }
 }
 
 pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
@@ -72,10 +85,11 @@ pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
         true => eprintln!("connected to {}", args.url),
         false => eprintln!("connected to {} ({})", args.url, notes.join(", ")),
     }
+    let escape = !args.raw && std::io::stdout().is_terminal();
     let (mut incoming, mut outgoing) = ws.split();
     let mut printer = tokio::spawn(async move {
         while let Some(message) = incoming.recv().await? {
-            println!("{}", describe(&message));
+            println!("{}", describe(&message, escape));
         }
         Ok::<_, Error>(())
     });
@@ -100,8 +114,30 @@ fn finished(done: Result<wsock::Result<()>, tokio::task::JoinError>) -> wsock::R
     done.map_err(|e| Error::Io(std::io::Error::other(e)))?
 }
 
-fn describe(message: &Message) -> String {
+/// The error in words, with what to try when the server answered 403: that most often
+/// means it checks `Origin`, and some servers want one (Go's x/net/websocket refuses
+/// requests without it) while others refuse ours.
+pub fn explain(error: &Error, sent_origin: bool) -> String {
+    let forbidden = matches!(
+        error,
+        Error::Handshake(HandshakeError::UnexpectedStatus { status }) if status.as_u16() == 403
+    );
+    match (forbidden, sent_origin) {
+        (false, _) => error.to_string(),
+        (true, false) => format!(
+            "{error}; the server may want an Origin header: try --origin http://HOST/ with the server's host"
+        ),
+        (true, true) => format!(
+            "{error}; the server refused this Origin: try --origin with the server's own scheme and host"
+        ),
+    }
+}
+
+/// What a message looks like on one line; with `escape`, control characters in text
+/// are shown as `\x1b` and the like instead of being sent to the terminal.
+fn describe(message: &Message, escape: bool) -> String {
     match message {
+        Message::Text(text) if escape => escape_controls(text),
         Message::Text(text) => text.to_string(),
         other => {
             let payload = other.payload();
@@ -114,5 +150,35 @@ fn describe(message: &Message) -> String {
             }
             line
         }
+    }
+}
+
+/// `text` with every control character (C0, DEL, C1) written as `\xNN`.
+fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        let hostile = "hi\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{9b}31m\r\nnext ☃\t";
+        assert_eq!(
+            escape_controls(hostile),
+            "hi\\x1b]52;c;cHduZWQ=\\x07\\x1b[2J\\x9b31m\\x0d\\x0anext ☃\\x09"
+        );
+        let message = Message::text(hostile);
+        assert_eq!(describe(&message, false), hostile);
+        assert!(!describe(&message, true).chars().any(char::is_control));
     }
 }

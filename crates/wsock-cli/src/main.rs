@@ -69,16 +69,21 @@ fn main() {
     };
     let result = runtime.block_on(async {
         match command {
-            Command::Echo(args) => echo::run(args).await,
-            Command::Connect(args) => connect::run(args).await,
-            Command::Broadcast(args) => broadcast::run(args).await,
+            Command::Echo(args) => echo::run(args).await.map_err(|e| e.to_string()),
+            Command::Connect(args) => {
+                let sent_origin = args.sends_origin();
+                connect::run(args)
+                    .await
+                    .map_err(|e| connect::explain(&e, sent_origin))
+            }
+            Command::Broadcast(args) => broadcast::run(args).await.map_err(|e| e.to_string()),
             Command::Bench(_) => unreachable!("run before the runtime starts"),
         }
     });
     finish(result)
 }
 
-fn finish(result: wsock::Result<()>) -> ! {
+fn finish(result: Result<(), impl std::fmt::Display>) -> ! {
     match result {
         // Exit at once: a pending blocking read of stdin must not keep us alive.
         Ok(()) => std::process::exit(0),

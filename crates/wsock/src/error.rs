@@ -7,7 +7,10 @@ use wsock_proto::{HandshakeError, LocalError, ProtocolError};
 ///
 /// As in h11, a peer's fault ([`Error::Protocol`], [`Error::Handshake`]) is apart from a
 /// misuse by this program ([`Error::Local`], [`Error::ConnectionClosed`]).
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` writes the same sentence as `Display`, so that a `main` returning
+/// `wsock::Result<()>` reports a failure in words rather than as a struct dump.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The socket failed.
@@ -91,6 +94,12 @@ pub enum Error {
     },
 }
 
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 impl From<LocalError> for Error {
     fn from(error: LocalError) -> Self {
         match error {
@@ -112,5 +121,19 @@ impl From<Error> for std::io::Error {
             Error::ConnectionClosed => Self::new(ErrorKind::BrokenPipe, error),
             other => Self::other(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_the_sentence_a_main_returning_result_prints() {
+        let error = Error::from(HandshakeError::UnexpectedStatus {
+            status: StatusCode::FORBIDDEN,
+        });
+        assert_eq!(format!("{error:?}"), error.to_string());
+        assert!(!format!("{error:?}").contains("UnexpectedStatus"));
     }
 }

@@ -91,8 +91,8 @@ pub use transport::MaybeTlsStream;
 
 pub use wsock_proto::handshake::server::UpgradeRequest;
 pub use wsock_proto::{
-    CloseCode, CloseFrame, DeflateConfig, Keepalive, Limits, Message, PreparedMessage,
-    ProtocolError, Utf8Bytes,
+    CloseCode, CloseFrame, DeflateConfig, HandshakeError, Keepalive, Limits, LocalError, Message,
+    PreparedMessage, ProtocolError, Utf8Bytes,
 };
 
 /// `Result` with wsock's [`Error`].
