@@ -161,3 +161,68 @@ def test_the_page_and_bad_requests(cluster):
             urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT)
         assert error.value.code == status, path
         assert reason in error.value.read().decode(), path
+
+
+def redis_publish(port, channel, payload):
+    """PUBLISH through a raw RESP connection, as any client of the Redis could."""
+    import socket
+
+    parts = [b"PUBLISH", channel.encode(), payload]
+    command = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(command)
+        assert sock.recv(64).startswith(b":"), "PUBLISH was not answered"
+
+
+def test_what_anyone_publishes_to_the_channel_is_checked(cluster):
+    port_a, _ = cluster["ports"]
+    with Member(port_a, "alice") as alice:
+        alice.wait_for_users(["alice"])
+        hostile = [
+            # A browser event instead of a chat line: the old format renamed users.
+            {"node": "evil", "room": "lobby", "kind": "message",
+             "data": json.dumps({"type": "welcome", "user": "mallory", "room": "lobby", "users": []})},
+            {"node": "evil", "room": "lobby", "kind": "welcome", "data": {"user": "mallory"}},
+            {"node": "evil", "room": "lobby", "kind": "roster", "data": ["admin\u202enimda"]},
+            {"node": "evil", "room": "lobby", "kind": "roster", "data": [f"u{i}" for i in range(6000)]},
+            {"node": "evil", "room": "lobby", "kind": "message",
+             "data": {"user": "eve", "text": "x" * (65 * 1024), "time": 1}},
+        ]
+        for envelope in hostile:
+            redis_publish(cluster["redis_port"], "wsock:broadcast", json.dumps(envelope).encode())
+        redis_publish(cluster["redis_port"], "wsock:broadcast", b"[" * (2 << 20))
+        legit = {"node": "evil", "room": "lobby", "kind": "message",
+                 "data": {"user": "eve", "text": "legit", "time": 1}}
+        redis_publish(cluster["redis_port"], "wsock:broadcast", json.dumps(legit).encode())
+
+        seen = []
+        for _ in range(50):
+            event = alice.event()
+            seen.append(event)
+            if event.get("text") == "legit":
+                break
+        assert seen[-1] == {"type": "message", "user": "eve", "text": "legit", "time": 1}, seen
+        assert all(event["type"] in ("message", "join", "leave") for event in seen), seen
+        assert [e for e in seen if e["type"] == "message"] == [seen[-1]], seen
+        assert alice.users == {"alice"}, alice.users
+        # The node still relays its own members' lines.
+        alice.send("still here")
+        assert alice.chat_lines(until="still here") == ["still here"]
+
+
+def test_names_are_unique_per_room_and_invisible_characters_refused(cluster):
+    import urllib.error
+    import urllib.request
+
+    port_a, port_b = cluster["ports"]
+    with Member(port_a, "sam") as first, Member(port_a, "sam") as second:
+        assert first.event()["user"] == "sam"
+        welcome = second.event()
+        assert welcome["type"] == "welcome" and welcome["user"] != "sam", welcome
+        assert welcome["user"].startswith("sam-"), welcome
+        assert set(welcome["users"]) == {"sam", welcome["user"]}
+    for name in ["admin%E2%80%AEnimda", "ali%E2%80%8Bce"]:
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"http://127.0.0.1:{port_b}/ws?name={name}", timeout=TIMEOUT)
+        assert error.value.code == 400
+        assert "invalid name" in error.value.read().decode()

@@ -5,8 +5,9 @@
 //! [`PreparedMessage`] and hands every member the same shared bytes, so a message to
 //! ten thousand connections is encoded once and never copied per receiver.
 //!
-//! Each member has a bounded queue ([`HubOptions::queue_capacity`]). A member whose
-//! queue is full when a message comes (a client that reads too slowly, or not at all)
+//! Each member has a queue bounded in messages ([`HubOptions::queue_capacity`]) and
+//! in bytes ([`HubOptions::queue_bytes`]). A member whose queue is full when a message
+//! comes (a client that reads too slowly, or not at all)
 //! is dealt with by the [`SlowConsumer`] policy: it misses that message, or it is
 //! disconnected with a close code (1013 "try again later" by default, or 1008). Either
 //! way, what a slow client costs is bounded by its queue and the connection's write
@@ -44,7 +45,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -71,6 +72,11 @@ pub enum SlowConsumer {
 pub struct HubOptions {
     /// Messages a member may have waiting before it counts as slow. Default 256.
     pub queue_capacity: usize,
+    /// Bytes of frames a member may have waiting before it counts as slow (a message
+    /// larger than this still goes to a member with nothing waiting). The frames are
+    /// shared, but a slow member keeps them alive, so this bounds what it pins when
+    /// messages are large. Default 4 MiB.
+    pub queue_bytes: usize,
     /// What happens to a slow member. Default: disconnect with 1013.
     pub slow_consumer: SlowConsumer,
 }
@@ -79,6 +85,7 @@ impl Default for HubOptions {
     fn default() -> Self {
         Self {
             queue_capacity: 256,
+            queue_bytes: 4 << 20,
             slow_consumer: SlowConsumer::Disconnect(CloseCode::TRY_AGAIN_LATER),
         }
     }
@@ -101,7 +108,34 @@ struct Inner {
 #[derive(Debug)]
 struct Member {
     queue: mpsc::Sender<PreparedMessage>,
+    /// Frame bytes in `queue`, shared with the member's [`Subscription`].
+    queued: Arc<AtomicUsize>,
     eviction: Arc<Eviction>,
+}
+
+impl Member {
+    /// Queues `prepared` (of `len` frame bytes) unless that would put more than
+    /// `limit` bytes in a queue that already holds some.
+    fn try_queue(
+        &self,
+        prepared: &PreparedMessage,
+        len: usize,
+        limit: usize,
+    ) -> std::result::Result<(), mpsc::error::TrySendError<()>> {
+        let queued = self.queued.load(Ordering::Acquire);
+        if queued > 0 && queued.saturating_add(len) > limit {
+            return Err(mpsc::error::TrySendError::Full(()));
+        }
+        // Counted before it is sent, so the member never subtracts it first.
+        self.queued.fetch_add(len, Ordering::AcqRel);
+        self.queue.try_send(prepared.clone()).map_err(|error| {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            match error {
+                mpsc::error::TrySendError::Full(_) => mpsc::error::TrySendError::Full(()),
+                mpsc::error::TrySendError::Closed(_) => mpsc::error::TrySendError::Closed(()),
+            }
+        })
+    }
 }
 
 /// How a member learns it was disconnected, even when its queue is full.
@@ -139,8 +173,10 @@ impl Hub {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (queue, receiver) = mpsc::channel(self.inner.options.queue_capacity.max(1));
         let eviction = Arc::new(Eviction::default());
+        let queued = Arc::new(AtomicUsize::new(0));
         let member = Member {
             queue,
+            queued: queued.clone(),
             eviction: eviction.clone(),
         };
         self.rooms()
@@ -152,6 +188,7 @@ impl Hub {
             room: room.to_owned(),
             id,
             receiver,
+            queued,
             eviction,
         }
     }
@@ -175,7 +212,9 @@ impl Hub {
         let Some(members) = rooms.get_mut(room) else {
             return outcome;
         };
-        members.retain(|id, member| match member.queue.try_send(prepared.clone()) {
+        let len = prepared.frame().len();
+        let limit = self.inner.options.queue_bytes;
+        members.retain(|id, member| match member.try_queue(prepared, len, limit) {
             Ok(()) => {
                 outcome.delivered += 1;
                 true
@@ -255,6 +294,7 @@ pub struct Subscription {
     room: String,
     id: u64,
     receiver: mpsc::Receiver<PreparedMessage>,
+    queued: Arc<AtomicUsize>,
     eviction: Arc<Eviction>,
 }
 
@@ -277,11 +317,18 @@ impl Subscription {
             biased;
             () = self.eviction.token.cancelled() => Received::Disconnected(self.eviction_code()),
             message = self.receiver.recv() => match message {
-                Some(message) => Received::Message(message),
+                Some(message) => Received::Message(self.taken(message)),
                 // The hub dropped our queue: only when it evicted us.
                 None => Received::Disconnected(self.eviction_code()),
             },
         }
+    }
+
+    /// `message` left the queue: its bytes no longer count against it.
+    fn taken(&self, message: PreparedMessage) -> PreparedMessage {
+        self.queued
+            .fetch_sub(message.frame().len(), Ordering::AcqRel);
+        message
     }
 
     fn eviction_code(&self) -> CloseCode {
@@ -313,8 +360,12 @@ impl Subscription {
             let code = match received {
                 Received::Message(message) => {
                     // What else is already queued goes out in the same write.
-                    let receiver = &mut self.receiver;
-                    let batch = ws.send_prepared_batch(&message, || receiver.try_recv().ok());
+                    let (receiver, queued) = (&mut self.receiver, &self.queued);
+                    let batch = ws.send_prepared_batch(&message, || {
+                        let next = receiver.try_recv().ok()?;
+                        queued.fetch_sub(next.frame().len(), Ordering::AcqRel);
+                        Some(next)
+                    });
                     tokio::select! {
                         sent = batch => {
                             sent?;

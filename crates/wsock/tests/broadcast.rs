@@ -101,6 +101,34 @@ async fn a_slow_member_is_disconnected_with_the_policy_code() {
     );
 }
 
+#[tokio::test]
+async fn a_members_queue_is_bounded_in_bytes_as_well_as_in_messages() {
+    let mut options = HubOptions::default();
+    options.queue_capacity = 10_000;
+    options.queue_bytes = 64 << 10;
+    options.slow_consumer = SlowConsumer::Skip;
+    let hub = Hub::new(options);
+    let mut member = hub.join("room");
+    let four_kib = "x".repeat(4 << 10);
+    let mut delivered = 0;
+    for _ in 0..100 {
+        delivered += hub
+            .publish("room", Message::text(four_kib.clone()))
+            .delivered;
+    }
+    // 4 KiB plus a 4-byte header each: 15 fit in 64 KiB.
+    assert_eq!(delivered, 15, "messages queued within 64 KiB");
+    for _ in 0..15 {
+        assert_eq!(text(&member.recv().await).len(), 4 << 10);
+    }
+    let outcome = hub.publish("room", Message::text(four_kib.clone()));
+    assert_eq!(outcome.delivered, 1, "reading freed the bytes");
+    // A message over the whole limit still reaches a member with nothing waiting.
+    member.recv().await;
+    let big = "y".repeat(100 << 10);
+    assert_eq!(hub.publish("room", Message::text(big)).delivered, 1);
+}
+
 /// A server whose /room clients all join one room and publish what they send.
 async fn chat_server(hub: Hub, config: Config) -> SocketAddr {
     let server = Server::bind("127.0.0.1:0")

@@ -14,8 +14,9 @@ use wsock::broadcast::Hub;
 use wsock::upgrade::HyperWebSocket;
 use wsock::Message;
 
-use super::presence::Presence;
-use super::relay::{Body, Envelope, Relay};
+use super::envelope::{Body, Envelope, Line};
+use super::presence::{Change, Presence};
+use super::relay::{Dropped, Relay};
 
 /// How often this node announces its rosters to the others.
 const ROSTER_INTERVAL: Duration = Duration::from_secs(2);
@@ -26,6 +27,8 @@ pub struct Chat {
     presence: Mutex<Presence>,
     relay: Mutex<Option<Relay>>,
     guests: AtomicU64,
+    /// Rosters from other nodes over the bounds on what they may make us keep.
+    refused_rosters: Dropped,
 }
 
 impl Chat {
@@ -36,6 +39,7 @@ impl Chat {
             presence: Mutex::default(),
             relay: Mutex::default(),
             guests: AtomicU64::new(1),
+            refused_rosters: Dropped::default(),
         })
     }
 
@@ -65,23 +69,32 @@ impl Chat {
         format!("guest-{}", self.guests.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Runs one member's connection until it closes.
+    /// Runs one member's connection until it closes. `wanted` is the name asked for;
+    /// the member gets it, or a numbered one if it is taken in the room.
     pub async fn serve(
         &self,
         mut ws: HyperWebSocket,
         room: String,
-        name: String,
+        wanted: String,
     ) -> wsock::Result<()> {
         // Joined before the names are read, so no change after them is missed.
         let member = self.hub.join(&room);
-        let names = self.change_presence(&room, |presence| presence.join(&room, &name));
+        let (name, names) = {
+            let mut presence = self.presence();
+            let (name, changes) = presence.claim(&room, &wanted);
+            let names = presence.names(&room);
+            drop(presence);
+            self.tell(&room, changes);
+            (name, names)
+        };
         self.announce_local(&room);
         let welcome = json!({"type": "welcome", "user": name, "room": room, "users": names});
         ws.send(Message::text(welcome.to_string())).await?;
         let result = member
             .run(&mut ws, |message| self.said(&room, &name, message))
             .await;
-        self.change_presence(&room, |presence| presence.leave(&room, &name));
+        let changes = self.presence().leave(&room, &name);
+        self.tell(&room, changes);
         self.announce_local(&room);
         result
     }
@@ -91,46 +104,47 @@ impl Chat {
         let Some(text) = message.as_text() else {
             return;
         };
-        let millis = SystemTime::now()
+        let time = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let line =
-            json!({"type": "message", "user": name, "text": text, "time": millis}).to_string();
-        self.hub.publish(room, Message::text(line.clone()));
+        let line = Line {
+            user: name.to_owned(),
+            text: text.to_owned(),
+            time,
+        };
+        self.hub.publish(room, Message::text(render(&line)));
         self.relay_out(room, Body::Message(line));
     }
 
-    /// Delivers what another node published.
+    /// Delivers what another node published (already checked by the relay).
     fn deliver_from_other_node(&self, envelope: Envelope) {
-        match envelope.body {
+        let Envelope { node, room, body } = envelope;
+        match body {
             Body::Message(line) => {
-                self.hub.publish(&envelope.room, Message::text(line));
+                self.hub.publish(&room, Message::text(render(&line)));
             }
             Body::Roster(names) => {
-                let (node, room) = (envelope.node, envelope.room);
-                self.change_presence(&room, |presence| {
-                    presence.announce(&node, &room, names, Instant::now());
-                });
+                let announced = self
+                    .presence()
+                    .announce(&node, &room, names, Instant::now());
+                match announced {
+                    Ok(changes) => self.tell(&room, changes),
+                    Err(why) => self.refused_rosters.count("a roster", &why),
+                }
             }
         }
     }
 
-    /// Applies `change` and tells `room` who joined and who left because of it;
-    /// returns the names there now.
-    fn change_presence(&self, room: &str, change: impl FnOnce(&mut Presence)) -> Vec<String> {
-        let (before, after) = {
-            let mut presence = self.presence();
-            let before = presence.names(room);
-            change(&mut presence);
-            (before, presence.names(room))
-        };
-        for (kind, names, others) in [("join", &after, &before), ("leave", &before, &after)] {
-            for user in names.iter().filter(|name| !others.contains(name)) {
-                let event = json!({"type": kind, "user": user}).to_string();
-                self.hub.publish(room, Message::text(event));
-            }
+    /// Tells `room` who joined and who left.
+    fn tell(&self, room: &str, changes: Vec<Change>) {
+        for change in changes {
+            let (kind, user) = match change {
+                Change::Joined(user) => ("join", user),
+                Change::Left(user) => ("leave", user),
+            };
+            let event = json!({"type": kind, "user": user}).to_string();
+            self.hub.publish(room, Message::text(event));
         }
-        after
     }
 
     /// Tells the other nodes this node's names in `room`.
@@ -146,9 +160,9 @@ impl Chat {
         for room in &rooms {
             self.announce_local(room);
         }
-        let stale = self.presence().stale_rooms(Instant::now());
-        for room in stale {
-            self.change_presence(&room, |presence| presence.expire(&room, Instant::now()));
+        let expired = self.presence().expire(Instant::now());
+        for (room, change) in expired {
+            self.tell(&room, vec![change]);
         }
     }
 
@@ -166,4 +180,10 @@ impl Chat {
     fn presence(&self) -> MutexGuard<'_, Presence> {
         self.presence.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The browser's JSON for a chat line, written here whether the line was said on this
+/// node or another.
+fn render(line: &Line) -> String {
+    json!({"type": "message", "user": line.user, "text": line.text, "time": line.time}).to_string()
 }

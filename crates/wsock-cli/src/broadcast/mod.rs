@@ -2,6 +2,8 @@
 //! the WebSocket; with `--redis`, rooms span every node using the same Redis.
 
 mod chat;
+mod envelope;
+mod names;
 mod presence;
 mod relay;
 
@@ -195,19 +197,9 @@ fn member_of(query: &str) -> Result<(String, Option<String>), String> {
             _ => {}
         }
     }
-    let room_ok = (1..=64).contains(&room.len())
-        && room
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-    if !room_ok {
-        return Err(format!(
-            "invalid room {room:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
-        ));
-    }
+    names::check_room(&room)?;
     if let Some(name) = &name {
-        if name.chars().count() > 32 || name.chars().any(char::is_control) {
-            return Err("invalid name: use at most 32 printable characters".into());
-        }
+        names::check_name(name)?;
     }
     Ok((room, name))
 }
@@ -236,5 +228,7 @@ mod tests {
         assert_eq!(member_of("name=").unwrap().1, None);
         assert!(member_of("room=a/b").unwrap_err().contains("invalid room"));
         assert!(member_of(&format!("name={}", "x".repeat(33))).is_err());
+        let bidi = member_of("name=admin%E2%80%AEnimda").unwrap_err();
+        assert!(bidi.contains("U+202E"), "{bidi}");
     }
 }

@@ -7,41 +7,60 @@
 
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+
+use super::envelope::{Body, Envelope};
 
 /// The channel every node shares.
 const CHANNEL: &str = "wsock:broadcast";
-/// Messages waiting for Redis before new ones are dropped.
+/// Envelopes waiting for Redis before new ones are dropped.
 const OUTGOING_CAPACITY: usize = 1024;
+/// Bytes of chat text and names waiting for Redis before new envelopes are dropped.
+const OUTGOING_BYTES: usize = 16 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// What nodes tell each other.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Envelope {
-    /// The node that published it; a node ignores its own.
-    pub node: String,
-    pub room: String,
-    #[serde(flatten)]
-    pub body: Body,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", content = "data", rename_all = "lowercase")]
-pub enum Body {
-    /// A chat message, as the JSON text sent to browsers.
-    Message(String),
-    /// The names of the publishing node's members in the room.
-    Roster(Vec<String>),
-}
 
 /// The sending side of the relay; the task behind it owns the Redis connections.
 #[derive(Clone, Debug)]
 pub struct Relay {
     outgoing: mpsc::Sender<Envelope>,
+    /// Bytes in `outgoing`, by [`weight`].
+    queued: Arc<AtomicUsize>,
+}
+
+/// What an envelope costs in the outgoing queue, near enough: its text and names.
+fn weight(envelope: &Envelope) -> usize {
+    let body = match &envelope.body {
+        Body::Message(line) => line.text.len() + line.user.len(),
+        Body::Roster(names) => names.iter().map(|n| n.len() + 3).sum(),
+    };
+    body + envelope.room.len() + 64
+}
+
+/// Counts what is dropped, and logs the 1st, 2nd, 4th, 8th... time: every drop is
+/// counted, while a flood of them costs a log line per doubling.
+#[derive(Debug, Default)]
+pub struct Dropped(AtomicU64);
+
+impl Dropped {
+    pub fn count(&self, what: &str, why: &dyn std::fmt::Display) {
+        let total = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        if total.is_power_of_two() {
+            tracing::warn!(total, %why, "dropped {what}");
+        } else {
+            tracing::debug!(total, %why, "dropped {what}");
+        }
+    }
+
+    #[cfg(test)]
+    pub fn total(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl Relay {
@@ -55,25 +74,41 @@ impl Relay {
     ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
         let (outgoing, queue) = mpsc::channel(OUTGOING_CAPACITY);
-        tokio::spawn(run(client, node, queue, deliver));
-        Ok(Self { outgoing })
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run(client, node, queue, queued.clone(), deliver));
+        Ok(Self { outgoing, queued })
     }
 
     /// Queues `envelope` for the other nodes; dropped if Redis has been unreachable
-    /// for long enough to fill the queue.
+    /// (or slow) for long enough to fill the queue, in envelopes or in bytes.
     pub fn publish(&self, envelope: Envelope) {
+        let weight = weight(&envelope);
+        if self.queued.fetch_add(weight, Ordering::AcqRel) + weight > OUTGOING_BYTES {
+            self.queued.fetch_sub(weight, Ordering::AcqRel);
+            tracing::debug!("Redis relay queue full (bytes); a message reaches this node only");
+            return;
+        }
         if self.outgoing.try_send(envelope).is_err() {
+            self.queued.fetch_sub(weight, Ordering::AcqRel);
             tracing::debug!("Redis relay queue full; a message reaches this node only");
         }
     }
+}
+
+/// Takes the next envelope off the outgoing queue, uncounting its bytes.
+fn dequeued(envelope: Envelope, queued: &AtomicUsize) -> Envelope {
+    queued.fetch_sub(weight(&envelope), Ordering::AcqRel);
+    envelope
 }
 
 async fn run(
     client: redis::Client,
     node: String,
     mut queue: mpsc::Receiver<Envelope>,
+    queued: Arc<AtomicUsize>,
     deliver: impl Fn(Envelope),
 ) {
+    let malformed = Dropped::default();
     let mut backoff = Duration::from_millis(100);
     let mut was_connected = true;
     loop {
@@ -83,20 +118,23 @@ async fn run(
                 backoff = Duration::from_millis(100);
                 was_connected = true;
                 // Anything queued while cut off is stale by now.
-                while queue.try_recv().is_ok() {}
+                while let Ok(stale) = queue.try_recv() {
+                    dequeued(stale, &queued);
+                }
                 let mut incoming = pubsub.on_message();
                 loop {
                     tokio::select! {
                         message = incoming.next() => {
                             let Some(message) = message else { break };
-                            match serde_json::from_slice::<Envelope>(message.get_payload_bytes()) {
+                            match Envelope::parse(message.get_payload_bytes()) {
                                 Ok(envelope) if envelope.node != node => deliver(envelope),
                                 Ok(_) => {}
-                                Err(error) => tracing::debug!(%error, "ignoring a malformed relay message"),
+                                Err(why) => malformed.count("a relay message", &why),
                             }
                         }
                         envelope = queue.recv() => {
                             let Some(envelope) = envelope else { return };
+                            let envelope = dequeued(envelope, &queued);
                             let payload = serde_json::to_string(&envelope).expect("envelopes serialize");
                             if let Err(error) = publisher.publish::<_, _, ()>(CHANNEL, payload).await {
                                 tracing::debug!(%error, "publishing to Redis failed");
@@ -119,7 +157,10 @@ async fn run(
         loop {
             tokio::select! {
                 () = &mut wake => break,
-                envelope = queue.recv() => if envelope.is_none() { return },
+                envelope = queue.recv() => match envelope {
+                    Some(envelope) => { dequeued(envelope, &queued); }
+                    None => return,
+                },
             }
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -145,19 +186,34 @@ async fn connect(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broadcast::envelope::Line;
 
     #[test]
-    fn envelopes_have_a_plain_json_form() {
-        let envelope = Envelope {
-            node: "n1".into(),
+    fn every_drop_is_counted() {
+        let dropped = Dropped::default();
+        for _ in 0..5 {
+            dropped.count("a test message", &"no reason");
+        }
+        assert_eq!(dropped.total(), 5);
+    }
+
+    #[test]
+    fn an_envelope_weighs_its_text_and_names() {
+        let line = |text: &str| Envelope {
+            node: "n".into(),
             room: "lobby".into(),
-            body: Body::Roster(vec!["alice".into()]),
+            body: Body::Message(Line {
+                user: "bob".into(),
+                text: text.into(),
+                time: 0,
+            }),
         };
-        let json = serde_json::to_string(&envelope).unwrap();
-        assert_eq!(
-            json,
-            r#"{"node":"n1","room":"lobby","kind":"roster","data":["alice"]}"#
-        );
-        assert_eq!(serde_json::from_str::<Envelope>(&json).unwrap(), envelope);
+        assert_eq!(weight(&line(&"x".repeat(1000))) - weight(&line("")), 1000);
+        let roster = Envelope {
+            node: "n".into(),
+            room: "lobby".into(),
+            body: Body::Roster(vec!["a".repeat(10); 100]),
+        };
+        assert!(weight(&roster) >= 1000);
     }
 }
