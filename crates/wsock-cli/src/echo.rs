@@ -56,6 +56,14 @@ pub struct EchoArgs {
     /// the connection with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_size)]
     max_message_size: usize,
+    /// Received data all connections together may hold in memory, in bytes; over it,
+    /// a connection that wants to hold more is closed with 1013.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    read_budget: usize,
+    /// Seconds a client may leave a frame or message half sent before it is closed
+    /// with 1008.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().incomplete_message_timeout.as_secs())]
+    incomplete_message_timeout: u64,
     /// Serve wss:// with this certificate chain (PEM, leaf first).
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -103,6 +111,7 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
     let mut limits = Limits::default();
     limits.max_message_size = args.max_message_size;
     limits.max_frame_size = limits.max_frame_size.min(args.max_message_size);
+    limits.incomplete_message_timeout = Duration::from_secs(args.incomplete_message_timeout);
     let options = AcceptOptions::default()
         .origin_policy(policy)
         .protocols(args.protocols)
@@ -117,6 +126,7 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
         .await?
         .options(options)
         .max_connections(args.max_connections)
+        .read_budget_limit(args.read_budget)
         .route(&args.path, echo);
     let mut scheme = "ws";
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {

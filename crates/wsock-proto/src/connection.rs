@@ -1,5 +1,7 @@
 //! The connection after the handshake: frames in, events out; messages in, bytes out.
 
+use std::sync::Arc;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseFrame, MAX_REASON_LEN};
@@ -61,6 +63,17 @@ pub enum Event {
 /// Smallest step by which the receive buffer grows for a partly received frame.
 const MIN_GROWTH: usize = 64 << 10;
 
+/// By how much `buf`'s capacity grows when `extra` more bytes go in: nothing while it
+/// has room, else at least double, as `BytesMut` grows.
+fn growth(buf: &BytesMut, extra: usize) -> usize {
+    let needed = buf.len() + extra;
+    if needed <= buf.capacity() {
+        0
+    } else {
+        needed.max(buf.capacity() * 2) - buf.capacity()
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct PendingFrame {
     header: FrameHeader,
@@ -105,7 +118,9 @@ impl PartialMessage {
 pub struct Connection {
     role: Role,
     state: State,
-    limits: Limits,
+    /// Shared: a server's connections all have the same limits, so each costs a
+    /// pointer rather than a copy.
+    limits: Arc<Limits>,
     input: BytesMut,
     output: BytesMut,
     // Boxed: large, and only clients have them; idle server connections stay small.
@@ -120,6 +135,10 @@ pub struct Connection {
     eof: bool,
     keepalive: Option<Box<KeepaliveTimer>>,
     deflate: Option<Box<DeflateCodec>>,
+    /// When bytes last arrived, for [`Limits::incomplete_message_timeout`].
+    last_arrival: Option<std::time::Instant>,
+    /// The most [`receive_memory`](Self::receive_memory) may grow to.
+    receive_allowance: usize,
 }
 
 impl Connection {
@@ -129,11 +148,11 @@ impl Connection {
     }
 
     /// A connection with the given limits.
-    pub fn with_limits(role: Role, limits: Limits) -> Self {
+    pub fn with_limits(role: Role, limits: impl Into<Arc<Limits>>) -> Self {
         Self {
             role,
             state: State::Open,
-            limits,
+            limits: limits.into(),
             input: BytesMut::new(),
             output: BytesMut::new(),
             keys: (role == Role::Client).then(|| Box::new(MaskKeys::new())),
@@ -145,6 +164,8 @@ impl Connection {
             eof: false,
             keepalive: None,
             deflate: None,
+            last_arrival: None,
+            receive_allowance: usize::MAX,
         }
     }
 
@@ -166,27 +187,56 @@ impl Connection {
         self.keepalive = Some(Box::new(KeepaliveTimer::new(settings, now)));
     }
 
-    /// Records that bytes arrived at `now`: the peer is alive.
+    /// Records that bytes arrived at `now`: the peer is alive, and a half-sent message
+    /// is making progress.
     pub fn heard_from_peer(&mut self, now: std::time::Instant) {
+        self.last_arrival = Some(now);
         if let Some(timer) = self.keepalive.as_mut() {
             timer.heard(now);
         }
     }
 
-    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever.
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever:
+    /// the keepalive clock, and the deadline of a half-received frame or message.
     pub fn poll_timeout(&self) -> Option<std::time::Instant> {
-        match self.state {
-            State::Open => self.keepalive.as_ref()?.deadline(),
-            _ => None,
+        if self.state != State::Open {
+            return None;
+        }
+        let keepalive = self.keepalive.as_ref().and_then(|timer| timer.deadline());
+        let incomplete = self.incomplete_deadline();
+        match (keepalive, incomplete) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    /// Acts on the keepalive clock at `now`: queues a ping after a quiet spell, or fails
-    /// the connection when a ping went unanswered (1011) or the peer stayed silent past
-    /// the idle timeout (1001). On `Err` the close frame is queued, as for any failure.
+    /// When a half-received frame or message has waited too long for more.
+    fn incomplete_deadline(&self) -> Option<std::time::Instant> {
+        let holding = self.pending.is_some() || self.partial.is_some() || !self.input.is_empty();
+        holding.then(|| {
+            self.last_arrival
+                .map(|at| at + self.limits.incomplete_message_timeout)
+        })?
+    }
+
+    /// Acts on the clocks at `now`: queues a keepalive ping after a quiet spell, or
+    /// fails the connection when a ping went unanswered (1011), the peer stayed silent
+    /// past the idle timeout (1001), or it left a message half sent past
+    /// [`Limits::incomplete_message_timeout`] (1008). On `Err` the close frame is
+    /// queued, as for any failure.
     pub fn handle_timeout(&mut self, now: std::time::Instant) -> Result<(), ProtocolError> {
         if self.state != State::Open {
             return Ok(());
+        }
+        if self
+            .incomplete_deadline()
+            .is_some_and(|deadline| now >= deadline)
+        {
+            let error = ProtocolError::IncompleteMessageTimeout {
+                after: self.limits.incomplete_message_timeout,
+            };
+            self.fail(error.clone());
+            return Err(error);
         }
         let Some(timer) = self.keepalive.as_mut() else {
             return Ok(());
@@ -208,6 +258,43 @@ impl Connection {
         };
         self.fail(error.clone());
         Err(error)
+    }
+
+    /// Bytes of memory the received data holds: the receive buffer and a message in
+    /// reassembly, by their capacity. A server adds this up over its connections to
+    /// enforce a read budget.
+    pub fn receive_memory(&self) -> usize {
+        let partial = self
+            .partial
+            .as_ref()
+            .map_or(0, |p| p.payload.capacity() + p.inflated.capacity());
+        self.input.capacity() + partial
+    }
+
+    /// Caps what [`receive_memory`](Self::receive_memory) may grow to: a frame or
+    /// fragment that would take it further fails the connection with
+    /// [`ProtocolError::ReadBudgetExhausted`] (1013) before it is buffered. A server
+    /// sets it from what its read budget has left, so that many connections growing
+    /// at once cannot each overshoot. Default: no cap beyond [`Limits`].
+    pub fn set_receive_allowance(&mut self, bytes: usize) {
+        self.receive_allowance = bytes;
+    }
+
+    /// Refuses growth of the received data by `growth` bytes past the allowance.
+    fn allow_growth(&self, growth: usize) -> Result<(), ProtocolError> {
+        if growth > 0 && self.receive_memory().saturating_add(growth) > self.receive_allowance {
+            return Err(ProtocolError::ReadBudgetExhausted);
+        }
+        Ok(())
+    }
+
+    /// Fails the connection for a reason found outside it (a server's read budget,
+    /// say): as for a protocol error, the close frame with the error's code is queued
+    /// and nothing more is read.
+    pub fn fail_with(&mut self, error: ProtocolError) {
+        if self.failure.is_none() {
+            self.fail(error);
+        }
     }
 
     /// Whether permessage-deflate is on.
@@ -365,8 +452,9 @@ impl Connection {
                 // declared length: a peer that declares 16 MiB and sends 10 bytes
                 // must not cost 16 MiB.
                 let missing = payload_len - available;
-                self.input
-                    .reserve(missing.min(self.input.capacity().max(MIN_GROWTH)));
+                let wanted = missing.min(self.input.capacity().max(MIN_GROWTH));
+                self.allow_growth(growth(&self.input, wanted))?;
+                self.input.reserve(wanted);
                 return Ok(None);
             }
             self.pending = None;
@@ -465,6 +553,12 @@ impl Connection {
                 Ok(None)
             }
             OpCode::Continuation => {
+                // Checked before it is appended (the append may double the buffer),
+                // while the message still counts in receive_memory.
+                if let Some(partial) = self.partial.as_ref().filter(|p| !p.compressed) {
+                    // The frame's own buffer, split off the input, is held until then.
+                    self.allow_growth(growth(&partial.payload, payload.len()) + payload.len())?;
+                }
                 // check_header guarantees a partial message exists.
                 let Some(mut partial) = self.partial.take() else {
                     return Err(ProtocolError::UnexpectedContinuation);
@@ -554,7 +648,8 @@ impl Connection {
         }
         self.state = State::Closed;
         self.failure = Some(Box::new(error));
-        self.input.clear();
+        // Freed, not cleared: a failed connection holds no received data.
+        self.input = BytesMut::new();
         self.pending = None;
         self.partial = None;
         self.utf8.reset();

@@ -981,3 +981,87 @@ fn large_server_payloads_go_out_after_their_header_uncopied() {
     server.send_close(None).unwrap();
     assert!(server.header_for_shared_payload(&big).is_err());
 }
+
+mod incomplete_messages {
+    //! A half-sent frame or message is held only while it makes progress; on virtual
+    //! time.
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const TIMEOUT: Duration = Duration::from_secs(30);
+
+    fn feed(conn: &mut Connection, bytes: &[u8], at: Instant) {
+        conn.receive_data(bytes);
+        conn.heard_from_peer(at);
+        while let Ok(Some(_)) = conn.next_event() {}
+    }
+
+    #[test]
+    fn nothing_held_means_no_deadline() {
+        let mut s = server();
+        let t0 = Instant::now();
+        feed(&mut s, &masked(0x81, b"whole"), t0);
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_fragmented_message_left_half_sent_fails_with_1008() {
+        let mut s = server();
+        let t0 = Instant::now();
+        feed(&mut s, &masked(0x01, b"first half"), t0);
+        assert_eq!(s.poll_timeout(), Some(t0 + TIMEOUT));
+        // Progress (a ping counts: bytes arrived) restarts the clock.
+        feed(&mut s, &masked(0x89, b""), t0 + TIMEOUT / 2);
+        let _ = sent(&mut s);
+        assert_eq!(s.poll_timeout(), Some(t0 + TIMEOUT / 2 + TIMEOUT));
+        s.handle_timeout(t0 + TIMEOUT).unwrap();
+        let error = s.handle_timeout(t0 + TIMEOUT * 2).unwrap_err();
+        assert_eq!(
+            error,
+            ProtocolError::IncompleteMessageTimeout { after: TIMEOUT }
+        );
+        assert_eq!(sent(&mut s)[0].0, 0x88);
+        assert_eq!(error.close_code(), CloseCode::POLICY_VIOLATION);
+        assert_eq!(s.receive_memory(), 0, "what it held is freed");
+    }
+
+    #[test]
+    fn a_frame_cut_in_its_payload_counts_too() {
+        let mut s = server();
+        let t0 = Instant::now();
+        let frame = masked(0x82, &[7; 100]);
+        feed(&mut s, &frame[..50], t0);
+        assert_eq!(s.poll_timeout(), Some(t0 + TIMEOUT));
+        feed(&mut s, &frame[50..], t0 + Duration::from_secs(1));
+        assert_eq!(s.poll_timeout(), None, "the frame finished");
+    }
+
+    #[test]
+    fn receive_memory_counts_the_message_in_reassembly_and_fail_with_frees_it() {
+        let mut s = server();
+        let t0 = Instant::now();
+        feed(&mut s, &masked(0x02, &[1; 4096]), t0);
+        for _ in 0..15 {
+            feed(&mut s, &masked(0x00, &[1; 4096]), t0);
+        }
+        assert!(s.receive_memory() >= 64 << 10, "{}", s.receive_memory());
+        s.fail_with(ProtocolError::ReadBudgetExhausted);
+        assert_eq!(s.receive_memory(), 0);
+        assert_eq!(sent(&mut s)[0].0, 0x88);
+        assert_eq!(s.failure(), Some(&ProtocolError::ReadBudgetExhausted));
+    }
+
+    #[test]
+    fn growth_past_the_allowance_fails_with_1013_before_it_is_buffered() {
+        let mut s = server();
+        let t0 = Instant::now();
+        s.set_receive_allowance(40 << 10);
+        feed(&mut s, &masked(0x02, &[1; 16 << 10]), t0);
+        assert!(s.failure().is_none(), "16 KiB fits");
+        s.receive_data(&masked(0x00, &[1; 16 << 10]));
+        let error = s.next_event().unwrap_err();
+        assert_eq!(error, ProtocolError::ReadBudgetExhausted);
+        assert_eq!(error.close_code(), CloseCode::TRY_AGAIN_LATER);
+        assert_eq!(s.receive_memory(), 0);
+    }
+}

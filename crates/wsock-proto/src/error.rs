@@ -61,6 +61,22 @@ pub enum ProtocolError {
         /// The idle timeout.
         after: std::time::Duration,
     },
+    /// A frame or fragmented message was left half sent for
+    /// [`crate::Limits::incomplete_message_timeout`].
+    #[error(
+        "the peer left a message half sent for {after:?} (Limits::incomplete_message_timeout)"
+    )]
+    IncompleteMessageTimeout {
+        /// The timeout.
+        after: std::time::Duration,
+    },
+    /// The server as a whole holds as much received data as its read budget allows,
+    /// and this connection wanted to hold more (see
+    /// [`Connection::set_receive_allowance`](crate::Connection::set_receive_allowance)).
+    #[error(
+        "the server is holding as much received data as its read budget allows; try again later"
+    )]
+    ReadBudgetExhausted,
     /// permessage-deflate data that does not inflate.
     #[error("a compressed message is not valid deflate data")]
     InvalidCompressedData,
@@ -98,6 +114,8 @@ impl ProtocolError {
             | Self::TooManyFragments { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::KeepaliveTimeout { .. } => CloseCode::INTERNAL_ERROR,
             Self::IdleTimeout { .. } => CloseCode::GOING_AWAY,
+            Self::IncompleteMessageTimeout { .. } => CloseCode::POLICY_VIOLATION,
+            Self::ReadBudgetExhausted { .. } => CloseCode::TRY_AGAIN_LATER,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }

@@ -20,6 +20,10 @@ pub struct Limits {
     pub max_head_size: usize,
     /// Most header fields in the opening handshake. Default 128; over it, 431.
     pub max_headers: usize,
+    /// How long a peer may leave a frame or fragmented message half sent, sending
+    /// nothing, before the connection is failed (1008): what it sent so far is held in
+    /// memory meanwhile. Any bytes arriving restart the clock. Default 30 s.
+    pub incomplete_message_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -30,6 +34,7 @@ impl Default for Limits {
             max_fragments: 1 << 17,
             max_head_size: 8 << 10,
             max_headers: 128,
+            incomplete_message_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -1,34 +1,46 @@
-//! A write budget shared by many connections: the server-wide cap on unsent output.
+//! Budgets shared by many connections: the server-wide caps on unsent output and on
+//! received data held in memory.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-/// Bytes of unsent output shared by many connections. While the total is over the
-/// limit, a connection must write out its own queued output before it may queue more,
-/// so the total stays under the limit plus one message per connection.
+/// Bytes shared by many connections against one limit. Cheap to clone (clones share
+/// the count).
+///
+/// As a [`WriteBudget`], it counts unsent output: while the total is over the limit, a
+/// connection must write out its own queued output before it may queue more, so the
+/// total stays under the limit plus one message per connection. As a [`ReadBudget`],
+/// it counts received data held in memory (receive buffers and messages in
+/// reassembly): while the total is over the limit, a connection that wants to hold
+/// more than a little is closed with 1013 (try again later).
 ///
 /// ```
 /// let budget = wsock::WriteBudget::new(64 << 20);
-/// assert_eq!(budget.queued(), 0);
+/// assert_eq!(budget.used(), 0);
 /// ```
 #[derive(Clone, Debug)]
-pub struct WriteBudget {
+pub struct Budget {
     inner: Arc<Inner>,
 }
+
+/// The server-wide cap on unsent output (see [`Budget`]).
+pub type WriteBudget = Budget;
+/// The server-wide cap on received data held in memory (see [`Budget`]).
+pub type ReadBudget = Budget;
 
 #[derive(Debug)]
 struct Inner {
     limit: usize,
-    queued: AtomicUsize,
+    used: AtomicUsize,
 }
 
-impl WriteBudget {
+impl Budget {
     /// A budget of `limit` bytes.
     pub fn new(limit: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 limit,
-                queued: AtomicUsize::new(0),
+                used: AtomicUsize::new(0),
             }),
         }
     }
@@ -38,21 +50,81 @@ impl WriteBudget {
         self.inner.limit
     }
 
-    /// Bytes queued but not yet written, over all connections sharing this budget.
+    /// Bytes counted now, over all connections sharing this budget.
+    pub fn used(&self) -> usize {
+        self.inner.used.load(Ordering::Relaxed)
+    }
+
+    /// Bytes queued but not yet written: [`used`](Self::used), for a write budget.
     pub fn queued(&self) -> usize {
-        self.inner.queued.load(Ordering::Relaxed)
+        self.used()
     }
 
     pub(crate) fn is_spent(&self) -> bool {
-        self.queued() >= self.inner.limit
+        self.used() >= self.inner.limit
     }
 
-    /// Moves this connection's share from `before` to `now` bytes.
-    pub(crate) fn update(&self, before: usize, now: usize) {
+    /// Moves one connection's share from `before` to `now` bytes.
+    fn update(&self, before: usize, now: usize) {
         if now > before {
-            self.inner.queued.fetch_add(now - before, Ordering::Relaxed);
+            self.inner.used.fetch_add(now - before, Ordering::Relaxed);
         } else if before > now {
-            self.inner.queued.fetch_sub(before - now, Ordering::Relaxed);
+            self.inner.used.fetch_sub(before - now, Ordering::Relaxed);
         }
+    }
+}
+
+/// One connection's share of a [`Budget`]: what it last counted, given back when the
+/// share is dropped.
+#[derive(Debug)]
+pub(crate) struct Share {
+    budget: Budget,
+    counted: usize,
+}
+
+impl Share {
+    pub(crate) fn new(budget: Budget, now: usize) -> Self {
+        budget.update(0, now);
+        Self {
+            budget,
+            counted: now,
+        }
+    }
+
+    /// Counts `now` bytes for this connection instead of what it counted before.
+    pub(crate) fn set(&mut self, now: usize) {
+        self.budget.update(self.counted, now);
+        self.counted = now;
+    }
+
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        self.budget.update(self.counted, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_and_are_given_back_when_dropped() {
+        let budget = Budget::new(100);
+        let mut a = Share::new(budget.clone(), 30);
+        let b = Share::new(budget.clone(), 50);
+        assert_eq!(budget.used(), 80);
+        assert!(!budget.is_spent());
+        a.set(60);
+        assert!(budget.is_spent());
+        a.set(10);
+        assert_eq!(budget.used(), 60);
+        drop(b);
+        drop(a);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use wsock_proto::{Keepalive, Limits};
@@ -11,7 +12,8 @@ use wsock_proto::{Keepalive, Limits};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub(crate) limits: Limits,
+    /// Shared with every connection made with this config.
+    pub(crate) limits: Arc<Limits>,
     pub(crate) close_timeout: Duration,
     pub(crate) write_buffer_limit: usize,
     pub(crate) keepalive: Keepalive,
@@ -22,7 +24,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            limits: Limits::default(),
+            limits: Arc::new(Limits::default()),
             close_timeout: Duration::from_secs(5),
             write_buffer_limit: 1 << 20,
             keepalive: Keepalive::default(),
@@ -35,7 +37,7 @@ impl Default for Config {
 impl Config {
     /// Caps on frames, messages and handshake heads (see [`Limits`]).
     pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.limits = Arc::new(limits);
         self
     }
 

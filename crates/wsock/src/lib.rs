@@ -78,7 +78,7 @@ mod transport;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
-pub use budget::WriteBudget;
+pub use budget::{Budget, ReadBudget, WriteBudget};
 pub use client::{client_handshake, Client};
 pub use config::Config;
 pub use error::Error;

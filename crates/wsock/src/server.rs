@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use wsock_proto::handshake::server::{parse_request, reject, select_protocol, UpgradeRequest};
 use wsock_proto::{negotiate_server, Connection, DeflateConfig, HandshakeError, Limits, Role};
 
-use crate::budget::WriteBudget;
+use crate::budget::{ReadBudget, WriteBudget};
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head;
@@ -331,6 +331,7 @@ pub struct Server {
     shutdown: CancellationToken,
     shutdown_timeout: Duration,
     write_budget: WriteBudget,
+    read_budget: ReadBudget,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
 }
@@ -376,6 +377,7 @@ impl Server {
             shutdown: CancellationToken::new(),
             shutdown_timeout: Duration::from_secs(10),
             write_budget: WriteBudget::new(256 << 20),
+            read_budget: ReadBudget::new(256 << 20),
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -453,6 +455,21 @@ impl Server {
         self.write_budget.clone()
     }
 
+    /// Caps the received data that all connections together hold in memory (receive
+    /// buffers and messages in reassembly; default 256 MiB). Each connection is also
+    /// capped by its [`Limits`]. Over the cap, a connection that wants to hold more
+    /// than a few reads' worth is closed with 1013 (try again later), so small
+    /// messages keep flowing.
+    pub fn read_budget_limit(mut self, bytes: usize) -> Self {
+        self.read_budget = ReadBudget::new(bytes);
+        self
+    }
+
+    /// The read budget shared by this server's connections, to watch how much is held.
+    pub fn read_budget(&self) -> ReadBudget {
+        self.read_budget.clone()
+    }
+
     /// A handle that shuts this server down gracefully.
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle(self.shutdown.clone())
@@ -509,7 +526,8 @@ impl Server {
                 // A clone, not a child token: a child costs an allocation per
                 // connection, and connections are never cancelled one by one.
                 shutdown: self.shutdown.clone(),
-                budget: self.write_budget.clone(),
+                write_budget: self.write_budget.clone(),
+                read_budget: self.read_budget.clone(),
             })));
         }
         drop(self.listener);
@@ -575,7 +593,8 @@ struct Incoming {
     routes: Arc<HashMap<String, Handler>>,
     options: Arc<AcceptOptions>,
     shutdown: CancellationToken,
-    budget: WriteBudget,
+    write_budget: WriteBudget,
+    read_budget: ReadBudget,
 }
 
 /// A connection's task. It keeps only what it needs while the handler runs: the
@@ -602,11 +621,13 @@ async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, String)> {
         routes,
         options,
         shutdown,
-        budget,
+        write_budget,
+        read_budget,
     } = *incoming;
     let (mut ws, request) = establish(stream, tls, peer, &routes, options).await?;
     ws.close_on(shutdown);
-    ws.share_write_budget(budget);
+    ws.share_write_budget(write_budget);
+    ws.share_read_budget(read_budget);
     let path = request.path().to_owned();
     tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
     // The route was checked during the handshake.

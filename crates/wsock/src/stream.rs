@@ -19,7 +19,7 @@ use wsock_proto::{
     CloseCode, CloseFrame, Connection, Event, Message, PreparedMessage, Role, State,
 };
 
-use crate::budget::WriteBudget;
+use crate::budget::{ReadBudget, Share, WriteBudget};
 use crate::config::Config;
 use crate::error::Error;
 use crate::send::SendFuture;
@@ -27,6 +27,9 @@ use crate::Result;
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 << 10;
+/// Received data a connection may hold even while the server's read budget is spent:
+/// a few reads' worth, so that small messages keep flowing for everyone.
+pub(crate) const READ_BUDGET_GRACE: usize = 4 * READ_CHUNK;
 
 /// Unsent output past which a deferred send writes anyway.
 const BATCH_BYTES: usize = 64 << 10;
@@ -56,9 +59,10 @@ pub struct WebSocket<S = crate::MaybeTlsStream> {
     error: Option<Box<Error>>,
     /// Resolves when the server shuts down; the connection then closes with 1001.
     going_away: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-    /// The server-wide budget for unsent output, and this connection's share of it.
-    budget: Option<WriteBudget>,
-    accounted: usize,
+    /// This connection's share of the server-wide budget for unsent output.
+    write_share: Option<Share>,
+    /// This connection's share of the server-wide budget for received data held.
+    read_share: Option<Share>,
     /// Fires at the connection's next keepalive deadline.
     keepalive_timer: Option<Pin<Box<Sleep>>>,
     /// Runs while output waits for the socket; progress restarts it.
@@ -87,9 +91,6 @@ struct SharedOutput {
 impl<S> Drop for WebSocket<S> {
     fn drop(&mut self) {
         (self.write_on_drop)(self);
-        if let Some(budget) = &self.budget {
-            budget.update(self.accounted, 0);
-        }
     }
 }
 
@@ -130,8 +131,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             transport_closed: false,
             error: None,
             going_away: None,
-            budget: None,
-            accounted: 0,
+            write_share: None,
+            read_share: None,
             keepalive_timer: None,
             write_timer: None,
             shared: None,
@@ -183,18 +184,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Counts this connection's unsent output against `budget`, shared with others.
     pub fn share_write_budget(&mut self, budget: WriteBudget) {
-        budget.update(0, self.output_len());
-        self.accounted = self.output_len();
-        self.budget = Some(budget);
+        self.write_share = Some(Share::new(budget, self.output_len()));
     }
 
-    /// Brings the budget up to date with the output queued now.
+    /// Counts the received data this connection holds against `budget`, shared with
+    /// others; while the budget is spent, the connection is closed with 1013 when it
+    /// wants to hold more than 64 KiB.
+    pub fn share_read_budget(&mut self, budget: ReadBudget) {
+        self.read_share = Some(Share::new(budget, self.conn.receive_memory()));
+    }
+
+    /// Brings the write budget up to date with the output queued now.
     fn account(&mut self) {
-        if let Some(budget) = &self.budget {
-            let now = self.output_len();
-            budget.update(self.accounted, now);
-            self.accounted = now;
+        let now = self.output_len();
+        if let Some(share) = &mut self.write_share {
+            share.set(now);
         }
+    }
+
+    /// Brings the read budget up to date with the received data held now, and lets
+    /// the connection grow only into what the budget has left; fails it (1013) when the
+    /// server is full and this one holds more than a little.
+    fn account_received(&mut self) {
+        let Some(share) = &mut self.read_share else {
+            return;
+        };
+        let held = self.conn.receive_memory();
+        share.set(held);
+        let budget = share.budget();
+        if held > READ_BUDGET_GRACE && budget.is_spent() {
+            tracing::info!(
+                held,
+                limit = budget.limit(),
+                "the server's read budget is spent; closing with 1013"
+            );
+            self.conn
+                .fail_with(wsock_proto::ProtocolError::ReadBudgetExhausted);
+            share.set(self.conn.receive_memory());
+            return;
+        }
+        let left = budget.limit().saturating_sub(budget.used());
+        self.conn
+            .set_receive_allowance((held + left).max(READ_BUDGET_GRACE));
     }
 
     /// Bytes queued for the socket.
@@ -206,7 +237,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     fn must_drain(&self) -> bool {
         let pending = self.output_len();
         pending >= self.config.write_buffer_limit
-            || (pending > 0 && self.budget.as_ref().is_some_and(WriteBudget::is_spent))
+            || (pending > 0
+                && self
+                    .write_share
+                    .as_ref()
+                    .is_some_and(|share| share.budget().is_spent()))
     }
 
     /// Closes the connection with 1001 (going away) once `token` is cancelled, the next
@@ -393,7 +428,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     }
                     self.conn.receive_eof();
                 }
-                Poll::Ready(Ok(_)) => self.conn.heard_from_peer(now()),
+                Poll::Ready(Ok(_)) => {
+                    self.conn.heard_from_peer(now());
+                    self.account_received();
+                }
                 Poll::Ready(Err(error)) => {
                     return Poll::Ready(Err(self.close_after_io_error(error)))
                 }
@@ -434,6 +472,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
         if self.output_len() == 0 {
             self.conn.release_idle_buffers();
+            if let Some(share) = &mut self.read_share {
+                share.set(self.conn.receive_memory());
+            }
         }
         let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut stack);

@@ -1,0 +1,67 @@
+//! `wsock echo`'s memory against clients that send much and finish nothing: the
+//! server-wide read budget holds, and everyone else is still served.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::*;
+
+const MIB: usize = 1 << 20;
+
+/// Sends a binary message of `frames` MiB fragments and never its final frame; returns
+/// the close code the server answered with, if it closed the connection.
+fn never_finished_message(addr: &str, frames: usize) -> Option<u16> {
+    let mut stream = raw_websocket(addr);
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    let fragment = vec![b'x'; MIB];
+    for i in 0..frames {
+        let opcode = if i == 0 { 0x02 } else { 0x00 };
+        if stream.write_all(&masked_frame(opcode, &fragment)).is_err() {
+            break;
+        }
+    }
+    // A connection the server kept holds its part; one it closed has a close frame.
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut reply = [0u8; 4];
+    match stream.read_exact(&mut reply) {
+        Ok(()) if reply[0] == 0x88 => Some(u16::from_be_bytes([reply[2], reply[3]])),
+        _ => None,
+    }
+}
+
+#[test]
+fn fifty_never_finished_60_mib_messages_stay_within_the_read_budget() {
+    let budget = 64 * MIB;
+    let server = EchoServer::start(&["--no-deflate", "--read-budget", &budget.to_string()]);
+    let out = connect(&[&server.url], "warm up\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let before = peak_rss_kib(server.child.id());
+
+    let addr = server.addr();
+    let attackers: Vec<_> = (0..50)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || never_finished_message(&addr, 60))
+        })
+        .collect();
+    let codes: Vec<Option<u16>> = attackers.into_iter().map(|t| t.join().unwrap()).collect();
+
+    let grown_mib = peak_rss_kib(server.child.id()).saturating_sub(before) / 1024;
+    let slack_mib = 16;
+    assert!(
+        grown_mib <= (budget / MIB) as u64 + slack_mib,
+        "peak memory grew by {grown_mib} MiB against a read budget of {} MiB",
+        budget / MIB
+    );
+    eprintln!("peak memory grew by {grown_mib} MiB");
+    let refused = codes.iter().filter(|&&c| c == Some(1013)).count();
+    assert!(refused >= 40, "expected most to get 1013, got {codes:?}");
+    // A new client is served while the rest still hold their halves.
+    let out = connect(&[&server.url], "still here\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "still here\n");
+}
