@@ -8,39 +8,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::PATIENCE;
+use common::{blocking_echo as echo, bounded_blocking as bounded, PATIENCE};
 use wsock::blocking::{self, Conn, PayloadType};
 use wsock::{AcceptOptions, Client, CloseCode, DeflateConfig, Error, Message, OriginPolicy};
 
-/// Runs `test` on its own thread and fails if it takes longer than [`PATIENCE`]:
-/// blocking calls cannot be cancelled, so a hang must not stall the run.
-fn bounded<T: Send + 'static>(test: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, result) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(test());
-    });
-    result
-        .recv_timeout(PATIENCE)
-        .expect("the test waited too long (or panicked)")
-}
-
-fn echo(mut ws: Conn) -> wsock::Result<()> {
-    while let Some(message) = ws.recv()? {
-        ws.send(message)?;
-    }
-    Ok(())
-}
-
-/// A blocking echo server at /echo on a free port, with `options`.
 fn blocking_echo_server(options: AcceptOptions) -> SocketAddr {
-    let server = blocking::Server::bind("127.0.0.1:0")
-        .unwrap()
-        .options(options)
-        .max_connections(4)
-        .route("/echo", echo);
-    let addr = server.local_addr().unwrap();
-    std::thread::spawn(move || server.serve());
-    addr
+    common::blocking_echo_server(options, 4)
 }
 
 fn localhost_allowed() -> AcceptOptions {

@@ -2,12 +2,13 @@
 
 use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use wsock_proto::handshake::client::UpgradeRequest;
 
 use super::conn::{is_timeout, Conn};
+use super::deadline::{Deadline, DeadlineIo};
 use super::transport::{Stream, Transport};
 use crate::client::{finish_handshake, Target};
 use crate::config::Config;
@@ -61,55 +62,6 @@ pub(crate) fn connect(dial: Dial) -> Result<Conn> {
     Conn::from_parts(stream, conn, protocol, dial.config)
 }
 
-/// Time left for one task, and the error once it is gone.
-pub(crate) struct Deadline {
-    at: Instant,
-    after: Duration,
-    what: &'static str,
-}
-
-impl Deadline {
-    pub(crate) fn after(after: Duration, what: &'static str) -> Self {
-        Self {
-            at: Instant::now() + after,
-            after,
-            what,
-        }
-    }
-
-    /// What is left (never zero, which sockets take as "no timeout").
-    pub(crate) fn left(&self) -> Result<Duration> {
-        match self.at.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Ok(left),
-            _ => Err(self.expired()),
-        }
-    }
-
-    fn expired(&self) -> Error {
-        Error::Timeout {
-            what: self.what,
-            after: self.after,
-        }
-    }
-
-    /// A socket error, as a timeout if the socket's timeout is what ended it.
-    pub(crate) fn explain(&self, error: io::Error) -> Error {
-        if is_timeout(&error) {
-            self.expired()
-        } else {
-            Error::Io(error)
-        }
-    }
-
-    /// [`explain`](Self::explain) for errors already converted.
-    pub(crate) fn explain_error(&self, error: Error) -> Error {
-        match error {
-            Error::Io(io) => self.explain(io),
-            other => other,
-        }
-    }
-}
-
 fn connect_tcp(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream> {
     let connect_error = |source| Error::Connect {
         addr: format!("{host}:{port}"),
@@ -159,8 +111,7 @@ fn tls_handshake(
     let mut conn =
         rustls::ClientConnection::new(config, name).map_err(|e| Error::TlsConfig(e.to_string()))?;
     while conn.is_handshaking() {
-        tcp.set_read_timeout(Some(deadline.left()?))?;
-        conn.complete_io(&mut tcp)
+        conn.complete_io(&mut DeadlineIo::new(&mut tcp, deadline))
             .map_err(|source| match is_timeout(&source) {
                 true => deadline.expired(),
                 false => Error::TlsHandshake {

@@ -1,7 +1,7 @@
 //! `Conn`: a WebSocket on a blocking stream, Go's `*websocket.Conn`.
 
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
@@ -53,7 +53,9 @@ pub struct Conn<S: Transport = Stream> {
     unread: Bytes,
     payload_type: PayloadType,
     transport_closed: bool,
-    closing_since: Option<std::time::Instant>,
+    closing_since: Option<Instant>,
+    /// The read timeout last set on the socket, to skip setting it again.
+    read_timeout: Option<Duration>,
     error: Option<Error>,
 }
 
@@ -76,10 +78,16 @@ impl<S: Transport> Conn<S> {
 
     pub(crate) fn from_parts(
         io: S,
-        conn: Connection,
+        mut conn: Connection,
         protocol: Option<String>,
         config: Config,
     ) -> Result<Self> {
+        // The same clocks as the async shell: keepalive pings, the idle timeout, and
+        // (always) the incomplete-message timeout, driven by the read timeout.
+        let keepalive = config.keepalive;
+        if keepalive.ping_interval.is_some() || keepalive.idle_timeout.is_some() {
+            conn.set_keepalive(keepalive, Instant::now());
+        }
         // The socket's own send timeout restarts on progress, like the async one.
         io.set_write_timeout(config.write_timeout)?;
         io.set_read_timeout(None)?;
@@ -92,6 +100,7 @@ impl<S: Transport> Conn<S> {
             payload_type: PayloadType::default(),
             transport_closed: false,
             closing_since: None,
+            read_timeout: None,
             error: None,
         })
     }
@@ -140,15 +149,13 @@ impl<S: Transport> Conn<S> {
             if let Err(error) = self.flush_output() {
                 return Err(self.give_up(error));
             }
-            if self.conn.state() != State::Open {
-                if self.conn.should_close_transport() {
-                    let _ = self.io.shutdown_write();
-                    self.transport_closed = true;
-                    continue;
-                }
-                if let Err(error) = self.wait_for_close() {
-                    return Err(self.give_up(error));
-                }
+            if self.conn.state() != State::Open && self.conn.should_close_transport() {
+                let _ = self.io.shutdown_write();
+                self.transport_closed = true;
+                continue;
+            }
+            if let Err(error) = self.arm_read_timeout() {
+                return Err(self.give_up(error));
             }
             match read_some(&mut self.io, self.conn.input_buffer(), READ_CHUNK) {
                 Ok(0) => {
@@ -157,11 +164,8 @@ impl<S: Transport> Conn<S> {
                     }
                     self.conn.receive_eof();
                 }
-                Ok(_) => {}
-                Err(error) if is_timeout(&error) && self.closing_since.is_some() => {
-                    tracing::debug!("closing handshake timed out; dropping the transport");
-                    self.transport_closed = true;
-                }
+                Ok(_) => self.conn.heard_from_peer(Instant::now()),
+                Err(error) if is_timeout(&error) => self.timed_out(),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(self.give_up(error)),
             }
@@ -193,16 +197,39 @@ impl<S: Transport> Conn<S> {
         Ok(())
     }
 
-    /// Starts the close timeout the first time the connection is found closing.
-    fn wait_for_close(&mut self) -> io::Result<()> {
-        let timeout = self.config.close_timeout;
-        let since = *self
-            .closing_since
-            .get_or_insert_with(std::time::Instant::now);
-        let left = timeout.saturating_sub(since.elapsed());
+    /// Sets the socket's read timeout to the nearest deadline: the close timeout once
+    /// the connection is closing (started the first time it is found so), else the
+    /// connection's own clocks (keepalive, idle, a half-sent message), else none.
+    fn arm_read_timeout(&mut self) -> io::Result<()> {
+        let now = Instant::now();
+        let deadline = if self.conn.state() == State::Open {
+            self.conn.poll_timeout()
+        } else {
+            let since = *self.closing_since.get_or_insert(now);
+            Some(since + self.config.close_timeout)
+        };
         // A zero timeout means "none" to the socket, so the last instant waits 1 ms.
-        self.io
-            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        let timeout = deadline.map(|at| {
+            at.saturating_duration_since(now)
+                .max(Duration::from_millis(1))
+        });
+        if timeout != self.read_timeout {
+            self.io.set_read_timeout(timeout)?;
+            self.read_timeout = timeout;
+        }
+        Ok(())
+    }
+
+    /// The read timeout fired: the close timeout ends the transport; otherwise the
+    /// connection's clocks decide (a keepalive ping, or failing it).
+    fn timed_out(&mut self) {
+        if self.closing_since.is_some() {
+            tracing::debug!("closing handshake timed out; dropping the transport");
+            self.transport_closed = true;
+        } else if let Err(error) = self.conn.handle_timeout(Instant::now()) {
+            tracing::debug!(%error, "a timer failed the connection");
+            self.error = Some(Error::Protocol(error));
+        }
     }
 
     fn flush_output(&mut self) -> Result<()> {

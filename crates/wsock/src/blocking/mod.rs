@@ -52,6 +52,7 @@
 
 mod client;
 mod conn;
+mod deadline;
 mod server;
 mod transport;
 

@@ -11,8 +11,8 @@ use bytes::BytesMut;
 use http::StatusCode;
 use wsock_proto::handshake::server::{reject, UpgradeRequest};
 
-use super::client::Deadline;
 use super::conn::Conn;
+use super::deadline::{Deadline, DeadlineIo};
 use super::transport::{Stream, Transport};
 use crate::config::Config;
 use crate::error::Error;
@@ -169,7 +169,7 @@ impl Server {
         let shared = Arc::new(Shared {
             routes: self.routes,
             options,
-            active: AtomicUsize::new(0),
+            active: Arc::default(),
             #[cfg(feature = "tls")]
             tls: self.tls,
         });
@@ -184,23 +184,48 @@ impl Server {
                     continue;
                 }
             };
-            if shared.active.fetch_add(1, Ordering::AcqRel) >= self.max_connections {
-                shared.active.fetch_sub(1, Ordering::AcqRel);
+            let Some(slot) = Slot::take(&shared.active, self.max_connections) else {
                 refuse_over_limit(stream, self.max_connections);
                 continue;
-            }
+            };
             let shared = shared.clone();
+            // The slot goes back when the thread ends, or when the closure holding it
+            // is dropped because the thread could not start.
             let spawned = std::thread::Builder::new()
                 .name("wsock-conn".into())
                 .spawn(move || {
+                    let _slot = slot;
                     shared.serve_connection(stream);
-                    shared.active.fetch_sub(1, Ordering::AcqRel);
                 });
             if let Err(error) = spawned {
                 tracing::warn!(%error, "could not start a connection thread");
             }
         }
         Ok(())
+    }
+}
+
+/// One of a server's connection slots, given back when dropped.
+struct Slot {
+    active: Arc<AtomicUsize>,
+}
+
+impl Slot {
+    /// A slot, unless `limit` are taken.
+    fn take(active: &Arc<AtomicUsize>, limit: usize) -> Option<Self> {
+        if active.fetch_add(1, Ordering::AcqRel) >= limit {
+            active.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self {
+            active: active.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -219,7 +244,7 @@ fn refuse_over_limit(mut stream: TcpStream, limit: usize) {
 struct Shared {
     routes: HashMap<String, Handler>,
     options: AcceptOptions,
-    active: AtomicUsize,
+    active: Arc<AtomicUsize>,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
 }
@@ -277,9 +302,7 @@ fn tls_accept(tls: &ServerTls, mut tcp: TcpStream, timeout: std::time::Duration)
     let mut conn =
         rustls::ServerConnection::new(tls.config()).map_err(|e| Error::TlsConfig(e.to_string()))?;
     while conn.is_handshaking() {
-        tcp.set_read_timeout(Some(deadline.left()?))?;
-        tcp.set_write_timeout(Some(deadline.left()?))?;
-        conn.complete_io(&mut tcp)
+        conn.complete_io(&mut DeadlineIo::new(&mut tcp, &deadline))
             .map_err(|source| match deadline.explain(source) {
                 Error::Io(source) => Error::TlsHandshake {
                     peer: peer.clone(),
@@ -291,4 +314,23 @@ fn tls_accept(tls: &ServerTls, mut tcp: TcpStream, timeout: std::time::Duration)
     Ok(Stream::ServerTls(Box::new(rustls::StreamOwned::new(
         conn, tcp,
     ))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_comes_back_when_its_thread_cannot_start() {
+        let active = Arc::new(AtomicUsize::new(0));
+        let slot = Slot::take(&active, 1).unwrap();
+        assert!(Slot::take(&active, 1).is_none(), "the only slot is taken");
+        // A stack no machine can give: the thread fails to start.
+        let spawned = std::thread::Builder::new()
+            .stack_size(usize::MAX / 2)
+            .spawn(move || drop(slot));
+        assert!(spawned.is_err());
+        assert_eq!(active.load(Ordering::Acquire), 0, "the slot was lost");
+        assert!(Slot::take(&active, 1).is_some());
+    }
 }

@@ -42,6 +42,39 @@ pub async fn bounded<F: std::future::Future>(future: F) -> F::Output {
         .expect("the test waited too long")
 }
 
+/// Runs `test` on its own thread and fails if it takes longer than [`PATIENCE`]:
+/// blocking calls cannot be cancelled, so a hang must not stall the run.
+pub fn bounded_blocking<T: Send + 'static>(test: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(test());
+    });
+    result
+        .recv_timeout(PATIENCE)
+        .expect("the test waited too long (or panicked)")
+}
+
+/// The blocking echo handler.
+pub fn blocking_echo(mut ws: wsock::blocking::Conn) -> wsock::Result<()> {
+    while let Some(message) = ws.recv()? {
+        ws.send(message)?;
+    }
+    Ok(())
+}
+
+/// A blocking echo server at /echo on a free port, with `options` and at most
+/// `max_connections`.
+pub fn blocking_echo_server(options: AcceptOptions, max_connections: usize) -> SocketAddr {
+    let server = wsock::blocking::Server::bind("127.0.0.1:0")
+        .unwrap()
+        .options(options)
+        .max_connections(max_connections)
+        .route("/echo", blocking_echo);
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || server.serve());
+    addr
+}
+
 /// Checks the server still echoes for a well-behaved client.
 pub async fn assert_still_serving(addr: SocketAddr) {
     let mut ws = bounded(wsock::Client::new(format!("ws://{addr}/echo")).connect())
