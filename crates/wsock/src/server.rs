@@ -8,13 +8,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use wsock_proto::handshake::server::{parse_request, reject, select_protocol, UpgradeRequest};
+use wsock_proto::handshake::server::{
+    encode_response, is_upgrade, parse_head, reject, select_protocol, validate, UpgradeRequest,
+};
 use wsock_proto::{negotiate_server, Connection, DeflateConfig, HandshakeError, Limits, Role};
 
 use crate::budget::{ReadBudget, WriteBudget};
@@ -155,7 +157,39 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
 {
-    tokio::time::timeout(options.handshake_timeout, handshake(stream, options, check))
+    match accept_or_answer(stream, options, check, &|_| None).await? {
+        Some(accepted) => Ok(accepted),
+        // Without plain handlers every request is taken as an upgrade.
+        None => Err(HandshakeError::MissingHeader("Upgrade").into()),
+    }
+}
+
+/// Answers a plain HTTP request, or `None` to take it as a WebSocket upgrade.
+pub(crate) type Plain<'a> =
+    dyn Fn(&http::Request<()>) -> Option<http::Response<Bytes>> + Send + Sync + 'a;
+
+/// What a server with plain HTTP routes does with a request.
+enum Outcome {
+    /// A WebSocket upgrade, accepted or refused.
+    Upgrade(Verdict),
+    /// A plain request, answered with these bytes.
+    Answer(Vec<u8>),
+}
+
+/// [`accept_with`], where `plain` may answer a request without `Upgrade`: then the
+/// response is written, the stream closed, and the result is `None`.
+async fn accept_or_answer<S, F>(
+    stream: S,
+    options: &AcceptOptions,
+    check: F,
+    plain: &Plain<'_>,
+) -> Result<Option<(WebSocket<S>, UpgradeRequest)>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let handshake = handshake(stream, options, check, plain);
+    tokio::time::timeout(options.handshake_timeout, handshake)
         .await
         .map_err(|_| Error::Timeout {
             what: "the opening handshake",
@@ -167,7 +201,8 @@ async fn handshake<S, F>(
     mut stream: S,
     options: &AcceptOptions,
     check: F,
-) -> Result<(WebSocket<S>, UpgradeRequest)>
+    plain: &Plain<'_>,
+) -> Result<Option<(WebSocket<S>, UpgradeRequest)>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
@@ -179,7 +214,15 @@ where
         Err(other) => return Err(other),
     };
     let head = head.as_ref().map(|head| &head[..]).map_err(Clone::clone);
-    match decide(head, &buf, options, check) {
+    let verdict = match decide_or_answer(head, &buf, options, check, plain) {
+        Outcome::Upgrade(verdict) => verdict,
+        Outcome::Answer(response) => {
+            stream.write_all(&response).await?;
+            let _ = stream.shutdown().await;
+            return Ok(None);
+        }
+    };
+    match verdict {
         Verdict::Accept(accepted) => {
             stream.write_all(&accepted.response()).await?;
             stream.flush().await?;
@@ -189,7 +232,7 @@ where
                 accepted.protocol,
                 options.config.clone(),
             );
-            Ok((ws, accepted.request))
+            Ok(Some((ws, accepted.request)))
         }
         Verdict::Refuse {
             status,
@@ -241,8 +284,45 @@ pub(crate) fn decide<F>(
 where
     F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
 {
-    let request = head.and_then(|head| parse_request(head, options.limits()));
-    let mut verdict = decide_request(request, options, check);
+    let request = head.and_then(|head| parse_head(head, options.limits()));
+    decide_upgrade(request, rest, options, check)
+}
+
+/// [`decide`], where `plain` may answer a request that asks for no upgrade.
+fn decide_or_answer<F>(
+    head: Result<&[u8], HandshakeError>,
+    rest: &[u8],
+    options: &AcceptOptions,
+    check: F,
+    plain: &Plain<'_>,
+) -> Outcome
+where
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let request = head.and_then(|head| parse_head(head, options.limits()));
+    if let Ok(request) = &request {
+        if !is_upgrade(request) {
+            if let Some(response) = plain(request) {
+                let head_only = request.method() == http::Method::HEAD;
+                return Outcome::Answer(encode_response(&response, head_only));
+            }
+        }
+    }
+    Outcome::Upgrade(decide_upgrade(request, rest, options, check))
+}
+
+/// Decides on a parsed request as a WebSocket upgrade; `rest` becomes the start of
+/// the connection's input.
+fn decide_upgrade<F>(
+    request: Result<http::Request<()>, HandshakeError>,
+    rest: &[u8],
+    options: &AcceptOptions,
+    check: F,
+) -> Verdict
+where
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let mut verdict = decide_request(request.and_then(validate), options, check);
     if let Verdict::Accept(accepted) = &mut verdict {
         accepted.conn.receive_data(rest);
     }
@@ -317,6 +397,38 @@ where
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type Handler = Arc<dyn Fn(WebSocket<MaybeTlsStream>, UpgradeRequest) -> BoxFuture + Send + Sync>;
+type PageHandler = Box<dyn Fn(&http::Request<()>) -> http::Response<Bytes> + Send + Sync>;
+
+/// A server's paths: WebSocket handlers, and plain HTTP ones.
+#[derive(Default)]
+struct Routes {
+    websockets: HashMap<String, Handler>,
+    pages: HashMap<String, PageHandler>,
+}
+
+impl Routes {
+    /// The answer to a request without `Upgrade`: its page, or 404 at a path that
+    /// serves neither a page nor a WebSocket. At a WebSocket's path, `None`: the
+    /// upgrade checks then say what is missing (400).
+    fn answer_plain(&self, request: &http::Request<()>) -> Option<http::Response<Bytes>> {
+        let path = request.uri().path();
+        if let Some(page) = self.pages.get(path) {
+            return Some(page(request));
+        }
+        if self.pages.is_empty() || self.websockets.contains_key(path) {
+            return None;
+        }
+        let mut response = http::Response::new(Bytes::from(format!(
+            "not found: nothing is served at {path}\n"
+        )));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        Some(response)
+    }
+}
 
 /// A WebSocket server on TCP, or on TLS with [`tls`](Self::tls): routes by path, one
 /// task per connection.
@@ -325,7 +437,7 @@ type Handler = Arc<dyn Fn(WebSocket<MaybeTlsStream>, UpgradeRequest) -> BoxFutur
 /// oversized head), refused origins 403, connections over the limit 503.
 pub struct Server {
     listener: TcpListener,
-    routes: HashMap<String, Handler>,
+    routes: Routes,
     options: AcceptOptions,
     max_connections: usize,
     shutdown: CancellationToken,
@@ -371,7 +483,7 @@ impl Server {
     pub fn from_listener(listener: TcpListener) -> Self {
         Self {
             listener,
-            routes: HashMap::new(),
+            routes: Routes::default(),
             options: AcceptOptions::default(),
             max_connections: 10_000,
             shutdown: CancellationToken::new(),
@@ -410,7 +522,42 @@ impl Server {
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |ws, request| Box::pin(handler(ws, request)));
-        self.routes.insert(path.to_owned(), handler);
+        self.routes.websockets.insert(path.to_owned(), handler);
+        self
+    }
+
+    /// Answers plain HTTP requests (those without `Upgrade`) at `path` with `handler`:
+    /// a page and its WebSocket on one port, with every protection of the server (the
+    /// handshake timeout bounds the request head, the connection cap counts them, and
+    /// shutdown waits for them). One request per connection (`Connection: close`); a
+    /// `HEAD` gets the headers alone; request bodies are not read, so `handler` sees
+    /// the head only.
+    ///
+    /// ```no_run
+    /// # async fn run() -> wsock::Result<()> {
+    /// use bytes::Bytes;
+    /// let server = wsock::Server::bind("127.0.0.1:8080")
+    ///     .await?
+    ///     .http("/", |_request| {
+    ///         http::Response::builder()
+    ///             .header("Content-Type", "text/html; charset=utf-8")
+    ///             .body(Bytes::from_static(b"<script>new WebSocket('ws://' + location.host + '/ws')</script>"))
+    ///             .expect("a valid response")
+    ///     })
+    ///     .route("/ws", |mut ws| async move {
+    ///         while let Some(message) = ws.recv().await? {
+    ///             ws.send(message).await?;
+    ///         }
+    ///         Ok(())
+    ///     });
+    /// server.serve().await
+    /// # }
+    /// ```
+    pub fn http<F>(mut self, path: &str, handler: F) -> Self
+    where
+        F: Fn(&http::Request<()>) -> http::Response<Bytes> + Send + Sync + 'static,
+    {
+        self.routes.pages.insert(path.to_owned(), Box::new(handler));
         self
     }
 
@@ -489,7 +636,7 @@ impl Server {
             &self.listener.local_addr()?,
             tls.is_some(),
         ));
-        tracing::info!(addr = ?self.listener.local_addr().ok(), tls = tls.is_some(), paths = ?routes.keys().collect::<Vec<_>>(), "serving WebSockets");
+        tracing::info!(addr = ?self.listener.local_addr().ok(), tls = tls.is_some(), paths = ?routes.websockets.keys().collect::<Vec<_>>(), pages = ?routes.pages.keys().collect::<Vec<_>>(), "serving WebSockets");
         let mut connections = JoinSet::new();
         loop {
             let accepted = tokio::select! {
@@ -590,7 +737,7 @@ struct Incoming {
     stream: TcpStream,
     tls: Option<Arc<ServerTls>>,
     peer: SocketAddr,
-    routes: Arc<HashMap<String, Handler>>,
+    routes: Arc<Routes>,
     options: Arc<AcceptOptions>,
     shutdown: CancellationToken,
     write_budget: WriteBudget,
@@ -624,14 +771,21 @@ async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, String)> {
         write_budget,
         read_budget,
     } = *incoming;
-    let (mut ws, request) = establish(stream, tls, peer, &routes, options).await?;
+    // A shutdown drops connections still in their handshake at once: they have no
+    // WebSocket to close with 1001, and a silent one (a browser's preconnect, say)
+    // would otherwise hold the shutdown for the whole handshake timeout.
+    let (mut ws, request) = tokio::select! {
+        biased;
+        () = shutdown.cancelled() => return None,
+        established = establish(stream, tls, peer, &routes, options) => established?,
+    };
     ws.close_on(shutdown);
     ws.share_write_budget(write_budget);
     ws.share_read_budget(read_budget);
     let path = request.path().to_owned();
     tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
     // The route was checked during the handshake.
-    let handler = routes.get(&path)?;
+    let handler = routes.websockets.get(&path)?;
     Some((handler(ws, request), path))
 }
 
@@ -640,7 +794,7 @@ async fn establish(
     stream: TcpStream,
     tls: Option<Arc<ServerTls>>,
     peer: SocketAddr,
-    routes: &HashMap<String, Handler>,
+    routes: &Routes,
     options: Arc<AcceptOptions>,
 ) -> Option<(WebSocket<MaybeTlsStream>, UpgradeRequest)> {
     // Small frames are the common case; Nagle would delay them behind the previous ACK.
@@ -673,8 +827,14 @@ async fn establish(
         }
         None => options,
     };
-    match accept_with(stream, &options, |request| route_exists(routes, request)).await {
-        Ok(accepted) => Some(accepted),
+    let check = |request: &UpgradeRequest| route_exists(&routes.websockets, request);
+    let plain = |request: &http::Request<()>| routes.answer_plain(request);
+    match accept_or_answer(stream, &options, check, &plain).await {
+        Ok(Some(accepted)) => Some(accepted),
+        Ok(None) => {
+            tracing::debug!(%peer, "answered a plain HTTP request");
+            None
+        }
         Err(error) => {
             tracing::info!(%peer, %error, "handshake refused");
             None

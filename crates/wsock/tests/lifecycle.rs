@@ -47,6 +47,30 @@ async fn shutdown_closes_every_connection_with_1001_and_serve_returns() {
 }
 
 #[tokio::test]
+async fn a_connection_still_in_its_handshake_does_not_hold_the_shutdown() {
+    let server = Server::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .options(wsock::AcceptOptions::default().handshake_timeout(PATIENCE * 10))
+        .shutdown_timeout(PATIENCE * 10)
+        .route("/echo", echo);
+    let addr = server.local_addr().unwrap();
+    let handle = server.shutdown_handle();
+    let serving = tokio::spawn(server.serve());
+    // What a browser's preconnect looks like: a connection that sends nothing.
+    let silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut ws = Client::new(format!("ws://{addr}/echo"))
+        .connect()
+        .await
+        .unwrap();
+    handle.shutdown();
+    assert_eq!(bounded(ws.recv()).await.unwrap(), None);
+    // Well before the handshake timeout (ten times the test's patience).
+    bounded(serving).await.unwrap().unwrap();
+    drop(silent);
+}
+
+#[tokio::test]
 async fn shutdown_gives_up_on_peers_that_never_answer_the_close() {
     let server = Server::bind("127.0.0.1:0")
         .await

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 use wsock::broadcast::Hub;
-use wsock::upgrade::HyperWebSocket;
-use wsock::Message;
+use wsock::{Message, WebSocket};
 
 use super::envelope::{Body, Envelope, Line};
 use super::presence::{Change, Presence};
@@ -73,7 +72,7 @@ impl Chat {
     /// the member gets it, or a numbered one if it is taken in the room.
     pub async fn serve(
         &self,
-        mut ws: HyperWebSocket,
+        mut ws: WebSocket,
         room: String,
         wanted: String,
     ) -> wsock::Result<()> {

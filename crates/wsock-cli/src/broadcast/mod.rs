@@ -7,27 +7,24 @@ mod names;
 mod presence;
 mod relay;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
-use wsock::{AcceptOptions, Config, DeflateConfig, Limits};
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode};
+use wsock::{
+    AcceptOptions, CloseCode, Config, DeflateConfig, Keepalive, Limits, Server, WebSocket,
+};
 
 use chat::Chat;
 
 /// The chat page: HTML, CSS and JavaScript in one file, shipped in the binary.
 const PAGE: &str = include_str!("page.html");
-/// How long shutdown waits for members to finish their closing handshakes.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a quiet member is pinged; one that does not answer within 20 s more is
+/// closed (1011), so dead peers do not hold their slots.
+const PING_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Arguments of `wsock broadcast`.
 #[derive(clap::Args)]
@@ -42,13 +39,13 @@ pub struct BroadcastArgs {
     /// Decline permessage-deflate (accepted by default).
     #[arg(long)]
     no_deflate: bool,
-}
-
-struct State {
-    chat: Arc<Chat>,
-    options: AcceptOptions,
-    shutdown: CancellationToken,
-    members: std::sync::Mutex<JoinSet<()>>,
+    /// Most connections at once (page loads and members); more are answered 503.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Seconds a client has to send its request head (and, with a WebSocket, finish
+    /// the handshake) before it is dropped.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    handshake_timeout: u64,
 }
 
 pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
@@ -70,120 +67,86 @@ pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
     let mut limits = Limits::default();
     limits.max_message_size = 64 << 10;
     limits.max_frame_size = 64 << 10;
+    let mut keepalive = Keepalive::default();
+    keepalive.ping_interval = Some(PING_INTERVAL);
     let options = AcceptOptions::default()
-        .config(Config::default().with_limits(limits))
+        .config(Config::default().with_limits(limits).keepalive(keepalive))
+        .handshake_timeout(Duration::from_secs(args.handshake_timeout))
         .deflate((!args.no_deflate).then(DeflateConfig::default));
-    let state = Arc::new(State {
-        chat,
-        options,
-        shutdown: CancellationToken::new(),
-        members: std::sync::Mutex::new(JoinSet::new()),
-    });
-    let listener = TcpListener::bind(args.listen).await?;
+    let server = Server::bind(args.listen)
+        .await?
+        .options(options)
+        .max_connections(args.max_connections)
+        .http("/", page)
+        .route_with_request("/ws", move |ws, request| {
+            let chat = chat.clone();
+            async move { member(&chat, ws, &request).await }
+        });
     tracing::info!(
         "chat on http://{} (WebSocket at /ws?room=NAME){}",
-        listener.local_addr()?,
+        server.local_addr()?,
         if args.redis.is_some() {
             ", rooms shared through Redis"
         } else {
             ""
         }
     );
-    let interrupted = crate::signals::interrupted();
-    tokio::pin!(interrupted);
-    loop {
-        let (stream, _) = tokio::select! {
-            () = &mut interrupted => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(request, state.clone()));
-            let served = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
-            if let Err(error) = served {
-                tracing::debug!(%error, "HTTP connection ended with an error");
-            }
-        });
-    }
-    tracing::info!("interrupted: closing every member with 1001 and exiting");
-    state.shutdown.cancel();
-    let mut members = std::mem::take(&mut *state.members.lock().unwrap_or_else(|p| p.into_inner()));
-    let drained = tokio::time::timeout(SHUTDOWN_TIMEOUT, async {
-        while members.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!("some members did not finish closing in time");
-    }
-    Ok(())
-}
-
-async fn handle(
-    mut request: Request<Incoming>,
-    state: Arc<State>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    if request.method() != Method::GET {
-        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "only GET is served\n"));
-    }
-    match request.uri().path() {
-        "/" => {
-            let mut response = Response::new(Full::new(Bytes::from_static(PAGE.as_bytes())));
-            let headers = response.headers_mut();
-            headers.insert(
-                CONTENT_TYPE,
-                "text/html; charset=utf-8".parse().expect("valid"),
-            );
-            headers.insert(CACHE_CONTROL, "no-store".parse().expect("valid"));
-            Ok(response)
-        }
-        "/ws" => Ok(upgrade(&mut request, &state)),
-        _ => Ok(text(StatusCode::NOT_FOUND, "not found: the chat is at /\n")),
-    }
-}
-
-fn upgrade(request: &mut Request<Incoming>, state: &Arc<State>) -> Response<Full<Bytes>> {
-    let (room, name) = match member_of(request.uri().query().unwrap_or("")) {
-        Ok(found) => found,
-        Err(reason) => return text(StatusCode::BAD_REQUEST, &format!("{reason}\n")),
-    };
-    let (response, pending) = match wsock::upgrade::upgrade(request, &state.options) {
-        Ok(accepted) => accepted,
-        Err(refusal) => return refusal,
-    };
-    let name = name.unwrap_or_else(|| state.chat.guest_name());
-    let member_state = state.clone();
-    let mut members = state.members.lock().unwrap_or_else(|p| p.into_inner());
-    members.spawn(async move {
-        let result = match pending.await {
-            Ok(mut ws) => {
-                ws.close_on(member_state.shutdown.clone());
-                tracing::info!(%room, %name, "member joined");
-                member_state
-                    .chat
-                    .serve(ws, room.clone(), name.clone())
-                    .await
-            }
-            Err(error) => Err(error),
-        };
-        match result {
-            Ok(()) => tracing::info!(%room, %name, "member left"),
-            Err(error) => tracing::info!(%room, %name, %error, "member left with an error"),
-        }
+    let handle = server.shutdown_handle();
+    tokio::spawn(async move {
+        crate::signals::interrupted().await;
+        tracing::info!("interrupted: closing every member with 1001 and exiting");
+        handle.shutdown();
     });
-    // Reap finished members so the set holds only live ones.
-    while members.try_join_next().is_some() {}
+    server.serve().await
+}
+
+/// The chat page, for GET and HEAD.
+fn page(request: &Request<()>) -> Response<Bytes> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET is served\n");
+    }
+    let mut response = Response::new(Bytes::from_static(PAGE.as_bytes()));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        "text/html; charset=utf-8".parse().expect("valid"),
+    );
+    headers.insert(CACHE_CONTROL, "no-store".parse().expect("valid"));
     response
+}
+
+/// One member's connection: refused with 1008 and the reason when its room or name is
+/// invalid (a browser's page can read the reason, unlike an HTTP refusal's).
+async fn member(
+    chat: &Arc<Chat>,
+    mut ws: WebSocket,
+    request: &wsock::UpgradeRequest,
+) -> wsock::Result<()> {
+    let query = request.request().uri().query().unwrap_or("");
+    let (room, name) = match member_of(query) {
+        Ok(found) => found,
+        Err(reason) => {
+            let reason = truncate(&reason, 123);
+            return ws.close(CloseCode::POLICY_VIOLATION, reason).await;
+        }
+    };
+    let name = name.unwrap_or_else(|| chat.guest_name());
+    tracing::info!(%room, %name, "member joined");
+    let result = chat.serve(ws, room.clone(), name.clone()).await;
+    match &result {
+        Ok(()) => tracing::info!(%room, %name, "member left"),
+        Err(error) => tracing::info!(%room, %name, %error, "member left with an error"),
+    }
+    result
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The room (default "lobby") and name asked for in the query string.
@@ -204,8 +167,8 @@ fn member_of(query: &str) -> Result<(String, Option<String>), String> {
     Ok((room, name))
 }
 
-fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::from(body.to_owned())));
+fn text(status: StatusCode, body: &str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body.to_owned()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,

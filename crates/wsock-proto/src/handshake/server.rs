@@ -32,6 +32,13 @@ pub struct UpgradeRequest {
 /// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 /// ```
 pub fn parse_request(head: &[u8], limits: &Limits) -> Result<UpgradeRequest, HandshakeError> {
+    validate(parse_head(head, limits)?)
+}
+
+/// Parses a complete request head (as found by [`HeadScanner`]) into an
+/// `http::Request`, whatever its method: for a server that also answers plain HTTP
+/// requests before deciding on an upgrade (see [`is_upgrade`]).
+pub fn parse_head(head: &[u8], limits: &Limits) -> Result<http::Request<()>, HandshakeError> {
     // The head must end exactly at its first CRLFCRLF, with no bare LF before it, or
     // httparse and a proxy in front could disagree on where the request ends.
     if HeadScanner::default().scan(head, usize::MAX)? != Some(head.len()) {
@@ -55,23 +62,28 @@ pub fn parse_request(head: &[u8], limits: &Limits) -> Result<UpgradeRequest, Han
         }
         Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
     }
-    let method = parsed.method.unwrap_or_default();
-    if method != "GET" {
-        return Err(HandshakeError::MethodNotGet(method.to_owned()));
-    }
     if parsed.version != Some(1) {
         return Err(HandshakeError::HttpVersion);
     }
+    let method = parsed.method.unwrap_or_default();
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| HandshakeError::Malformed(format!("invalid method {method:?}")))?;
     let path = parsed.path.unwrap_or_default();
     let headers = to_header_map(parsed.headers)?;
     let mut request = http::Request::builder()
-        .method(Method::GET)
+        .method(method)
         .uri(path)
         .version(http::Version::HTTP_11)
         .body(())
         .map_err(|_| HandshakeError::Malformed(format!("invalid request target {path:?}")))?;
     *request.headers_mut() = headers;
-    validate(request)
+    Ok(request)
+}
+
+/// Whether `request` asks for a protocol upgrade at all (has an `Upgrade` header). A
+/// server that also serves plain HTTP answers the others as plain requests.
+pub fn is_upgrade(request: &http::Request<()>) -> bool {
+    request.headers().contains_key(header::UPGRADE)
 }
 
 fn single<'a>(
@@ -249,6 +261,38 @@ fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// A plain HTTP response as bytes for the wire, with `Content-Length` and
+/// `Connection: close` set (a server that answers one request per connection); for a
+/// `HEAD` request (`head_only`), without its body. `http`'s types guarantee no header
+/// can inject another line.
+///
+/// ```
+/// use wsock_proto::handshake::server::encode_response;
+/// let response = http::Response::builder()
+///     .header("Content-Type", "text/plain")
+///     .body(bytes::Bytes::from_static(b"hi"))
+///     .unwrap();
+/// let wire = encode_response(&response, false);
+/// assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
+/// assert!(wire.ends_with(b"Connection: close\r\n\r\nhi"));
+/// ```
+pub fn encode_response(response: &http::Response<bytes::Bytes>, head_only: bool) -> Vec<u8> {
+    let body = response.body();
+    let mut out = Vec::with_capacity(128 + body.len());
+    let status = response.status();
+    let reason = status.canonical_reason().unwrap_or("");
+    out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).as_bytes());
+    let mut headers = response.headers().clone();
+    headers.remove(header::CONNECTION);
+    headers.insert(header::CONTENT_LENGTH, body.len().into());
+    write_headers(&mut out, &headers);
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+    out
 }
 
 /// A complete HTTP response refusing an upgrade, with `message` as a plain-text body.
