@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-30}
-TARGETS="frame_decoder handshake_request handshake_response deflate_decoder connection"
+TARGETS="frame_decoder handshake_request handshake_response deflate_decoder connection connect_response extension_params relay_envelope"
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 cd fuzz
@@ -16,7 +16,7 @@ for target in $TARGETS; do
   mkdir -p "corpus/$target"
   # Work on a copy of the committed seeds so the run leaves the tree clean.
   work=$(mktemp -d)
-  cp "corpus/$target"/seed-* "$work"/
+  cp "corpus/$target"/* "$work"/
   printf '%-20s ' "$target"
   log="target/fuzz-$target.log"
   if ! timeout $((SECONDS_EACH + 120)) cargo fuzz run -s none -O "$target" "$work" -- \

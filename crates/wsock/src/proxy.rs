@@ -31,6 +31,7 @@ use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use url::Url;
+use wsock_proto::handshake::connect::parse_connect_response;
 
 use crate::error::Error;
 use crate::handshake_io::read_head;
@@ -152,14 +153,11 @@ impl Proxy {
 
     /// Accepts a 2xx answer to `CONNECT`; anything else becomes an error that says why.
     pub(crate) fn check_response(&self, head: &[u8]) -> Result<()> {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut response = httparse::Response::new(&mut headers);
-        let code = match response.parse(head) {
-            Ok(httparse::Status::Complete(_)) => response.code.unwrap_or(0),
-            _ => return Err(self.error("its answer to CONNECT is not valid HTTP".into())),
+        let Ok(response) = parse_connect_response(head) else {
+            return Err(self.error("its answer to CONNECT is not valid HTTP".into()));
         };
-        match code {
-            200..=299 => Ok(()),
+        match response.status {
+            _ if response.is_success() => Ok(()),
             407 if self.authorization.is_some() => Err(self.error(
                 "it refused the credentials (407); check the user and password in the proxy URL"
                     .into(),
@@ -169,7 +167,7 @@ impl Proxy {
             )),
             code => Err(self.error(format!(
                 "it refused the tunnel with {code} {}",
-                response.reason.unwrap_or("")
+                response.reason
             ))),
         }
     }

@@ -2,6 +2,7 @@
 //! upgrade request and response, with no I/O.
 
 pub mod client;
+pub mod connect;
 mod head;
 mod headers;
 pub mod server;
