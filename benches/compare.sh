@@ -8,7 +8,8 @@
 #
 # Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000]
 #   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight); IDLE=0 skips
-#   the memory figure.
+#   the memory figure; SERVERS="wsock wsock-baseline" picks servers, where
+#   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run).
 # Not run by CI (it takes minutes and wants a quiet machine); CI builds the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,11 +25,12 @@ OUT=target/compare/results.jsonl
 : >"$OUT"
 export RUST_LOG=warn
 
-ORDER=(wsock tokio-tungstenite fastwebsockets tokio-websockets ceiling)
+read -r -a ORDER <<<"${SERVERS:-wsock tokio-tungstenite fastwebsockets tokio-websockets ceiling}"
 server_command() {
   case $1 in
     wsock) echo "$WSOCK echo --threads 1 --no-deflate --path / --listen" ;;
     wsock-deflate) echo "$WSOCK echo --threads 1 --path / --listen" ;;
+    wsock-baseline) echo "${WSOCK_BASELINE:?set WSOCK_BASELINE} echo --threads 1 --no-deflate --path / --listen" ;;
     tokio-tungstenite) echo "$PEERS/tungstenite_echo" ;;
     fastwebsockets) echo "$PEERS/fastwebsockets_echo" ;;
     tokio-websockets) echo "$PEERS/tokio_websockets_echo" ;;

@@ -20,6 +20,7 @@ for target in $TARGETS; do
   work=$(mktemp -d)
   cp "corpus/$target"/* "$work"/
   before=$(ls "$work" | wc -l)
+  mkdir -p "artifacts/$target"
   log="target/campaign-$target.log"
   started=$(date +%s)
   if ! "$bin/$target" "$work" -runs="$RUNS" -max_len=65536 -print_final_stats=1 \

@@ -1,7 +1,6 @@
 //! `wsock`: a WebSocket echo server, chat server and client on the command line. Argument parsing
 //! and printing only; the behaviour lives in the `wsock` library.
 
-mod allocator;
 mod bench;
 mod broadcast;
 mod connect;
@@ -36,7 +35,6 @@ enum Command {
 }
 
 fn main() {
-    allocator::bound_resident_memory();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -90,8 +90,13 @@ struct PendingFrame {
 struct PartialMessage {
     is_text: bool,
     compressed: bool,
-    /// The payload so far: raw frames for an uncompressed message…
-    payload: BytesMut,
+    /// The payload so far: an uncompressed message's frames, each kept as it was
+    /// split off the receive buffer and joined once at the end. Growing one buffer
+    /// instead would copy the message again at every doubling and leave freed buffers
+    /// of every size behind, which the allocator can rarely reuse for the next.
+    chunks: Vec<Bytes>,
+    /// Their total length.
+    received: usize,
     /// …or the inflated bytes for a compressed one.
     inflated: Vec<u8>,
     frames: usize,
@@ -102,7 +107,29 @@ impl PartialMessage {
         if self.compressed {
             self.inflated.len()
         } else {
-            self.payload.len()
+            self.received
+        }
+    }
+
+    fn push(&mut self, chunk: BytesMut) {
+        self.received += chunk.len();
+        if !chunk.is_empty() {
+            self.chunks.push(chunk.freeze());
+        }
+    }
+
+    /// The uncompressed payload in one piece.
+    fn joined(mut self) -> Bytes {
+        match self.chunks.len() {
+            0 => Bytes::new(),
+            1 => self.chunks.swap_remove(0),
+            _ => {
+                let mut whole = BytesMut::with_capacity(self.received);
+                for chunk in &self.chunks {
+                    whole.extend_from_slice(chunk);
+                }
+                whole.freeze()
+            }
         }
     }
 }
@@ -267,7 +294,7 @@ impl Connection {
         let partial = self
             .partial
             .as_ref()
-            .map_or(0, |p| p.payload.capacity() + p.inflated.capacity());
+            .map_or(0, |p| p.received + p.inflated.capacity());
         self.input.capacity() + partial
     }
 
@@ -536,14 +563,19 @@ impl Connection {
                 let mut partial = PartialMessage {
                     is_text: header.opcode == OpCode::Text,
                     compressed,
-                    payload: BytesMut::new(),
+                    chunks: Vec::new(),
+                    received: 0,
                     inflated: Vec::new(),
                     frames: 1,
                 };
                 if compressed {
                     self.inflate(&payload, header.fin, &mut partial)?;
                 } else {
-                    partial.payload = payload;
+                    if !header.fin {
+                        // Split off the receive buffer, it no longer counts there.
+                        self.allow_growth(payload.len())?;
+                    }
+                    partial.push(payload);
                 }
                 if header.fin {
                     return Ok(Some(self.finish_message(partial)?));
@@ -553,11 +585,16 @@ impl Connection {
                 Ok(None)
             }
             OpCode::Continuation => {
-                // Checked before it is appended (the append may double the buffer),
-                // while the message still counts in receive_memory.
+                // Checked while the message still counts in receive_memory: the
+                // frame, split off the receive buffer, no longer counts there; and the
+                // last frame makes the message be joined into one more buffer.
                 if let Some(partial) = self.partial.as_ref().filter(|p| !p.compressed) {
-                    // The frame's own buffer, split off the input, is held until then.
-                    self.allow_growth(growth(&partial.payload, payload.len()) + payload.len())?;
+                    let joining = if header.fin {
+                        partial.received + payload.len()
+                    } else {
+                        0
+                    };
+                    self.allow_growth(payload.len() + joining)?;
                 }
                 // check_header guarantees a partial message exists.
                 let Some(mut partial) = self.partial.take() else {
@@ -567,7 +604,7 @@ impl Connection {
                 if partial.compressed {
                     self.inflate(&payload, header.fin, &mut partial)?;
                 } else {
-                    partial.payload.extend_from_slice(&payload);
+                    partial.push(payload);
                 }
                 if header.fin {
                     return Ok(Some(self.finish_message(*partial)?));
@@ -627,7 +664,7 @@ impl Connection {
         let payload = if partial.compressed {
             Bytes::from(partial.inflated)
         } else {
-            partial.payload.freeze()
+            partial.joined()
         };
         let message = if is_text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;

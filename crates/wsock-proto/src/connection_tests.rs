@@ -1055,7 +1055,7 @@ mod incomplete_messages {
     fn growth_past_the_allowance_fails_with_1013_before_it_is_buffered() {
         let mut s = server();
         let t0 = Instant::now();
-        s.set_receive_allowance(40 << 10);
+        s.set_receive_allowance(24 << 10);
         feed(&mut s, &masked(0x02, &[1; 16 << 10]), t0);
         assert!(s.failure().is_none(), "16 KiB fits");
         s.receive_data(&masked(0x00, &[1; 16 << 10]));

@@ -169,7 +169,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let timer = self
             .keepalive_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() != deadline {
+        // Deadlines move later with every arrival (a large message moves one per
+        // read); re-registering the timer each time would cost more than the read.
+        // A timer left earlier fires, finds nothing due, and is moved then.
+        if deadline < timer.deadline() || (timer.is_elapsed() && deadline > timer.deadline()) {
             timer.as_mut().reset(deadline);
         }
         if timer.as_mut().poll(cx).is_pending() {
