@@ -53,7 +53,9 @@ def test_half_sent_requests_are_closed_within_the_head_timeout_while_pages_load(
     for sock in attackers:
         sock.setblocking(False)
         open_ones.register(sock, selectors.EVENT_READ)
-    deadline = started + 2 + 8  # the head timeout, and room for a loaded machine
+    # Each is closed once its own head timeout (2 s) has passed; the last was opened
+    # just now, and a loaded machine gets room.
+    deadline = time.monotonic() + 2 + 8
     while open_ones.get_map() and time.monotonic() < deadline:
         for key, _ in open_ones.select(timeout=0.5):
             try:
