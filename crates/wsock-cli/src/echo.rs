@@ -138,11 +138,5 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
         server.local_addr()?,
         args.path
     );
-    let handle = server.shutdown_handle();
-    tokio::spawn(async move {
-        crate::signals::interrupted().await;
-        tracing::info!("interrupted: closing connections with 1001 and exiting");
-        handle.shutdown();
-    });
-    server.serve().await
+    crate::signals::serve_until_interrupted(server).await
 }

@@ -21,3 +21,15 @@ pub async fn interrupted() {
         () = terminate => {}
     }
 }
+
+/// Serves until Ctrl-C or SIGTERM, then shuts the server down gracefully (every
+/// connection closed with 1001).
+pub async fn serve_until_interrupted(server: wsock::Server) -> wsock::Result<()> {
+    let handle = server.shutdown_handle();
+    tokio::spawn(async move {
+        interrupted().await;
+        tracing::info!("interrupted: closing connections with 1001 and exiting");
+        handle.shutdown();
+    });
+    server.serve().await
+}

@@ -91,13 +91,7 @@ pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
             ""
         }
     );
-    let handle = server.shutdown_handle();
-    tokio::spawn(async move {
-        crate::signals::interrupted().await;
-        tracing::info!("interrupted: closing every member with 1001 and exiting");
-        handle.shutdown();
-    });
-    server.serve().await
+    crate::signals::serve_until_interrupted(server).await
 }
 
 /// The chat page, for GET and HEAD.
