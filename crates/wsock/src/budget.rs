@@ -108,6 +108,32 @@ impl Drop for Share {
     }
 }
 
+/// Received data a connection may hold even while its server's read budget is spent:
+/// a few reads' worth, so that small messages keep flowing for everyone.
+pub(crate) const READ_BUDGET_GRACE: usize = 64 << 10;
+
+/// Brings `share` up to date with the received data `conn` holds, and lets the
+/// connection grow only into what the budget has left; fails it (1013) when the budget
+/// is spent and it holds more than [`READ_BUDGET_GRACE`]. Both shells call this after
+/// every read.
+pub(crate) fn account_received(share: &mut Share, conn: &mut wsock_proto::Connection) {
+    let held = conn.receive_memory();
+    share.set(held);
+    let budget = share.budget();
+    if held > READ_BUDGET_GRACE && budget.is_spent() {
+        tracing::info!(
+            held,
+            limit = budget.limit(),
+            "the server's read budget is spent; closing with 1013"
+        );
+        conn.fail_with(wsock_proto::ProtocolError::ReadBudgetExhausted);
+        share.set(conn.receive_memory());
+        return;
+    }
+    let left = budget.limit().saturating_sub(budget.used());
+    conn.set_receive_allowance((held + left).max(READ_BUDGET_GRACE));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

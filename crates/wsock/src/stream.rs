@@ -27,9 +27,6 @@ use crate::Result;
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 << 10;
-/// Received data a connection may hold even while the server's read budget is spent:
-/// a few reads' worth, so that small messages keep flowing for everyone.
-pub(crate) const READ_BUDGET_GRACE: usize = 4 * READ_CHUNK;
 
 /// Unsent output past which a deferred send writes anyway.
 const BATCH_BYTES: usize = 64 << 10;
@@ -205,30 +202,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// Brings the read budget up to date with the received data held now, and lets
-    /// the connection grow only into what the budget has left; fails it (1013) when the
-    /// server is full and this one holds more than a little.
+    /// Brings the read budget up to date with the received data held now.
     fn account_received(&mut self) {
-        let Some(share) = &mut self.read_share else {
-            return;
-        };
-        let held = self.conn.receive_memory();
-        share.set(held);
-        let budget = share.budget();
-        if held > READ_BUDGET_GRACE && budget.is_spent() {
-            tracing::info!(
-                held,
-                limit = budget.limit(),
-                "the server's read budget is spent; closing with 1013"
-            );
-            self.conn
-                .fail_with(wsock_proto::ProtocolError::ReadBudgetExhausted);
-            share.set(self.conn.receive_memory());
-            return;
+        if let Some(share) = &mut self.read_share {
+            crate::budget::account_received(share, &mut self.conn);
         }
-        let left = budget.limit().saturating_sub(budget.used());
-        self.conn
-            .set_receive_allowance((held + left).max(READ_BUDGET_GRACE));
     }
 
     /// Bytes queued for the socket.

@@ -145,3 +145,34 @@ fn the_blocking_client_gives_up_on_a_server_that_trickles_its_tls_handshake() {
         assert!(started.elapsed() < Duration::from_secs(5));
     });
 }
+
+#[test]
+fn the_blocking_server_keeps_a_read_budget_too() {
+    const BUDGET: usize = 1 << 20;
+    let server = wsock::blocking::Server::bind("127.0.0.1:0")
+        .unwrap()
+        .read_budget_limit(BUDGET)
+        .route("/echo", blocking_echo);
+    let addr = server.local_addr().unwrap();
+    let budget = server.read_budget();
+    std::thread::spawn(move || server.serve());
+    bounded_blocking(move || {
+        let mut unfinished = client_frame(0x02, &[7; 100 << 10]);
+        for _ in 0..5 {
+            unfinished.extend(client_frame(0x00, &[7; 100 << 10]));
+        }
+        let mut first = raw_blocking_websocket(addr);
+        first.write_all(&unfinished).unwrap();
+        let started = Instant::now();
+        while budget.used() < 600 << 10 {
+            assert!(started.elapsed() < PATIENCE, "the first never counted");
+            std::thread::yield_now();
+        }
+        let mut late = raw_blocking_websocket(addr);
+        let _ = late.write_all(&unfinished);
+        let (opcode, payload) = next_frame(&mut late);
+        assert_eq!(opcode, 0x88);
+        assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1013);
+        assert!(budget.used() <= BUDGET + (128 << 10), "{}", budget.used());
+    });
+}

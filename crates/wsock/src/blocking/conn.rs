@@ -7,6 +7,7 @@ use bytes::{Buf, Bytes};
 use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
 
 use super::transport::{Stream, Transport};
+use crate::budget::{account_received, ReadBudget, Share};
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_some;
@@ -56,6 +57,8 @@ pub struct Conn<S: Transport = Stream> {
     closing_since: Option<Instant>,
     /// The read timeout last set on the socket, to skip setting it again.
     read_timeout: Option<Duration>,
+    /// This connection's share of its server's budget for received data held.
+    read_share: Option<Share>,
     error: Option<Error>,
 }
 
@@ -101,6 +104,7 @@ impl<S: Transport> Conn<S> {
             transport_closed: false,
             closing_since: None,
             read_timeout: None,
+            read_share: None,
             error: None,
         })
     }
@@ -123,6 +127,14 @@ impl<S: Transport> Conn<S> {
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
         &self.io
+    }
+
+    /// Counts the received data this connection holds against `budget`, shared with
+    /// others; while the budget is spent, the connection is closed with 1013 when it
+    /// wants to hold more than 64 KiB. The blocking [`Server`](super::Server) does
+    /// this for its connections.
+    pub fn share_read_budget(&mut self, budget: ReadBudget) {
+        self.read_share = Some(Share::new(budget, self.conn.receive_memory()));
     }
 
     /// How [`Write`] frames its data: text (the default) or binary.
@@ -164,7 +176,12 @@ impl<S: Transport> Conn<S> {
                     }
                     self.conn.receive_eof();
                 }
-                Ok(_) => self.conn.heard_from_peer(Instant::now()),
+                Ok(_) => {
+                    self.conn.heard_from_peer(Instant::now());
+                    if let Some(share) = &mut self.read_share {
+                        account_received(share, &mut self.conn);
+                    }
+                }
                 Err(error) if is_timeout(&error) => self.timed_out(),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(self.give_up(error)),

@@ -14,6 +14,7 @@ use wsock_proto::handshake::server::{reject, UpgradeRequest};
 use super::conn::Conn;
 use super::deadline::{Deadline, DeadlineIo};
 use super::transport::{Stream, Transport};
+use crate::budget::ReadBudget;
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head_blocking;
@@ -101,6 +102,7 @@ pub struct Server {
     routes: HashMap<String, Handler>,
     options: AcceptOptions,
     max_connections: usize,
+    read_budget: ReadBudget,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
 }
@@ -113,6 +115,7 @@ impl Server {
             routes: HashMap::new(),
             options: AcceptOptions::default(),
             max_connections: 1_000,
+            read_budget: ReadBudget::new(256 << 20),
             #[cfg(feature = "tls")]
             tls: None,
         })
@@ -152,6 +155,18 @@ impl Server {
         self
     }
 
+    /// Caps the received data that all connections together hold in memory (default
+    /// 256 MiB), as [`crate::Server::read_budget_limit`] does.
+    pub fn read_budget_limit(mut self, bytes: usize) -> Self {
+        self.read_budget = ReadBudget::new(bytes);
+        self
+    }
+
+    /// The read budget shared by this server's connections.
+    pub fn read_budget(&self) -> ReadBudget {
+        self.read_budget.clone()
+    }
+
     /// Serves `wss://`; the TLS handshake counts against the handshake timeout.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: ServerTls) -> Self {
@@ -170,6 +185,7 @@ impl Server {
             routes: self.routes,
             options,
             active: Arc::default(),
+            read_budget: self.read_budget,
             #[cfg(feature = "tls")]
             tls: self.tls,
         });
@@ -245,6 +261,7 @@ struct Shared {
     routes: HashMap<String, Handler>,
     options: AcceptOptions,
     active: Arc<AtomicUsize>,
+    read_budget: ReadBudget,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
 }
@@ -265,13 +282,14 @@ impl Shared {
         let accepted = accept_with(stream, &self.options, |request| {
             route_exists(&self.routes, request)
         });
-        let (conn, request) = match accepted {
+        let (mut conn, request) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 tracing::info!(%peer, %error, "handshake refused");
                 return;
             }
         };
+        conn.share_read_budget(self.read_budget.clone());
         let path = request.path().to_owned();
         tracing::info!(%peer, %path, protocol = ?conn.protocol(), "connection opened");
         let Some(handler) = self.routes.get(&path) else {
