@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 MODE=${1:-both}
+# Every case must have a report, unless only some groups were asked for.
+EXPECT=${CASE_GROUPS:+0}
+EXPECT=${EXPECT:-517}
 CASE_GROUPS=${CASE_GROUPS:-"1 2 3 4 5 6 7 9 10 12 13"}   # Autobahn has no group 8 (nor 11)
 OUT=target/autobahn
 KOSOKU=.venv/bin/kosoku
@@ -36,7 +39,7 @@ run_server_side() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   echo "wsock as server:"
-  .venv/bin/python scripts/autobahn_verdicts.py "$OUT"/server/*/ --markdown "$OUT/server.md" || status=1
+  .venv/bin/python scripts/autobahn_verdicts.py "$OUT"/server/*/ --markdown "$OUT/server.md" --expect "$EXPECT" || status=1
   return $status
 }
 
@@ -56,12 +59,18 @@ run_client_side() {
       echo "the $agent agent failed in group $group"; status=1
     fi
     if ! wait "$pid"; then
-      echo "kosoku (client side) group $group did not finish cleanly:"; tail -5 "$dir/kosoku-$group.log"
-      status=1
+      if grep -q "^wrote reports for" "$dir/kosoku-$group.log"; then
+        # kosoku has crashed on its way out (SIGABRT, once in CI under load) after
+        # writing every report; the verdicts below still need all 517 cases.
+        echo "kosoku (client side) group $group exited abnormally after writing its reports"
+      else
+        echo "kosoku (client side) group $group did not finish cleanly:"; tail -5 "$dir/kosoku-$group.log"
+        status=1
+      fi
     fi
   done
   echo "wsock as client ($agent):"
-  .venv/bin/python scripts/autobahn_verdicts.py "$dir"/*/ --markdown "$OUT/$2.md" || status=1
+  .venv/bin/python scripts/autobahn_verdicts.py "$dir"/*/ --markdown "$OUT/$2.md" --expect "$EXPECT" || status=1
   return $status
 }
 

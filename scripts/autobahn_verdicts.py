@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Tally the verdicts in kosoku's JSON case reports.
 
-Usage: autobahn_verdicts.py DIR [DIR ...] [--markdown FILE]
+Usage: autobahn_verdicts.py DIR [DIR ...] [--markdown FILE] [--expect N]
 
 Prints one line per case that is not OK, a summary per verdict, and exits non-zero
-when any case FAILED (or has no verdict), or when no report was found at all.
+when any case FAILED (or has no verdict), when no report was found at all, or when
+fewer than N cases have a report.
 NON-STRICT and INFORMATIONAL are allowed: docs/conformance.md explains each.
 """
 import json
@@ -24,6 +25,11 @@ def main(argv):
     if "--markdown" in argv:
         i = argv.index("--markdown")
         markdown = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
+    expected = 0
+    if "--expect" in argv:
+        i = argv.index("--expect")
+        expected = int(argv[i + 1])
         argv = argv[:i] + argv[i + 2:]
     reports = []
     for directory in argv:
@@ -62,6 +68,9 @@ def main(argv):
             lines.append(f"| {group}.* | {verdict} | {close} | {count} |")
         pathlib.Path(markdown).write_text("\n".join(lines) + "\n")
     print(f"{len(reports) - bad} passed, {bad} failed")
+    if len(reports) < expected:
+        print(f"only {len(reports)} of the {expected} cases have a report")
+        return 1
     return 1 if bad else 0
 
 
