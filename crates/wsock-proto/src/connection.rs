@@ -230,11 +230,10 @@ impl Connection {
             return None;
         }
         let keepalive = self.keepalive.as_ref().and_then(|timer| timer.deadline());
-        let incomplete = self.incomplete_deadline();
-        match (keepalive, incomplete) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        keepalive
+            .into_iter()
+            .chain(self.incomplete_deadline())
+            .min()
     }
 
     /// When a half-received frame or message has waited too long for more.

@@ -78,10 +78,7 @@ impl KeepaliveTimer {
             Some(sent) => Some(sent + self.settings.pong_timeout),
             None => self.settings.ping_interval.map(|t| heard + t),
         };
-        match (idle, keepalive) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        idle.into_iter().chain(keepalive).min()
     }
 
     pub(crate) fn due(&self, now: Instant) -> Due {
