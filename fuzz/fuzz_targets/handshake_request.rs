@@ -12,12 +12,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(Some(len)) = scanner.scan(data, limits.max_head_size) else {
         return;
     };
-    match server::parse_request(&data[..len], &limits) {
-        Ok(request) => {
-            let protocol = request.protocols().first().map(String::as_str);
-            let response = request.accept(protocol, &Default::default());
+    let request = server::parse_head(&data[..len], &limits);
+    let policy = server::AcceptPolicy {
+        origins: wsock_proto::handshake::origin::OriginPolicy::Any,
+        ..Default::default()
+    };
+    match request.map_err(server::Refusal::from).and_then(|r| server::accept(r, &policy)) {
+        Ok(accepted) => {
+            let response = server::encode_response(&accepted.response, false);
             assert!(response.starts_with(b"HTTP/1.1 101 "));
         }
-        Err(error) => assert!(error.status().is_client_error()),
+        Err(refusal) => assert!(refusal.status().is_client_error()),
     }
 });

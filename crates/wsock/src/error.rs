@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use http::StatusCode;
+use wsock_proto::handshake::server::Refusal;
 use wsock_proto::{HandshakeError, LocalError, ProtocolError};
 
 /// Everything that can go wrong with a WebSocket, each variant saying what happened.
@@ -97,6 +98,15 @@ pub enum Error {
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(error) => Self::Handshake(error),
+            Refusal::Refused { status, reason } => Self::Rejected { status, reason },
+        }
     }
 }
 

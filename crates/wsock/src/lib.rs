@@ -66,7 +66,6 @@ pub mod guide;
 mod handshake_io;
 #[cfg(feature = "json")]
 pub mod json;
-mod origin;
 pub mod proxy;
 mod send;
 mod server;
@@ -82,12 +81,12 @@ pub use budget::{Budget, ReadBudget, WriteBudget};
 pub use client::{client_handshake, Client};
 pub use config::Config;
 pub use error::Error;
-pub use origin::{OriginCallback, OriginPolicy, Reached};
 pub use send::SendFuture;
 pub use server::{accept, accept_with, AcceptOptions, Server, ShutdownHandle};
 pub use split::{ReadHalf, WriteHalf};
 pub use stream::WebSocket;
 pub use transport::MaybeTlsStream;
+pub use wsock_proto::handshake::origin::{OriginCallback, OriginPolicy, Reached};
 
 pub use wsock_proto::handshake::server::UpgradeRequest;
 pub use wsock_proto::{

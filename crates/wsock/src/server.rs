@@ -9,28 +9,31 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use wsock_proto::handshake::origin::OriginPolicy;
 use wsock_proto::handshake::server::{
-    encode_response, is_upgrade, parse_head, reject, select_protocol, validate, UpgradeRequest,
+    accept_with as accept_with_policy, encode_response, is_upgrade, parse_head, text_response,
+    AcceptPolicy, Refusal, UpgradeRequest,
 };
-use wsock_proto::{negotiate_server, Connection, DeflateConfig, HandshakeError, Limits, Role};
+use wsock_proto::{DeflateConfig, HandshakeError, Limits};
 
 use crate::budget::{ReadBudget, WriteBudget};
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head;
-use crate::origin::{OriginPolicy, Reached};
 use crate::stream::WebSocket;
 #[cfg(feature = "tls")]
 use crate::tls::ServerTls;
 use crate::transport::MaybeTlsStream;
 use crate::Result;
 
-/// How a server accepts upgrade requests.
+/// How a server accepts upgrade requests: the core's [`AcceptPolicy`] (origins,
+/// subprotocols, permessage-deflate), plus the connection settings and the handshake
+/// timeout.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,25 +46,24 @@ use crate::Result;
 #[derive(Clone, Debug)]
 pub struct AcceptOptions {
     pub(crate) config: Arc<Config>,
-    origin: OriginPolicy,
-    served_over_tls: bool,
-    /// `None` until the application says, or a server finds out from its address.
-    loopback_only: Option<bool>,
-    protocols: Vec<String>,
+    pub(crate) policy: AcceptPolicy,
+    /// Whether the application said if the server is loopback-only; if not, a server
+    /// finds out from its address.
+    loopback_said: bool,
     pub(crate) handshake_timeout: Duration,
-    deflate: Option<DeflateConfig>,
 }
 
 impl Default for AcceptOptions {
     fn default() -> Self {
+        let config = Arc::new(Config::default());
         Self {
-            config: Arc::new(Config::default()),
-            origin: OriginPolicy::default(),
-            served_over_tls: false,
-            loopback_only: None,
-            protocols: Vec::new(),
+            policy: AcceptPolicy {
+                limits: config.limits.clone(),
+                ..AcceptPolicy::default()
+            },
+            config,
+            loopback_said: false,
             handshake_timeout: Duration::from_secs(10),
-            deflate: None,
         }
     }
 }
@@ -69,6 +71,7 @@ impl Default for AcceptOptions {
 impl AcceptOptions {
     /// Connection settings (limits, close timeout, write buffer).
     pub fn config(mut self, config: Config) -> Self {
+        self.policy.limits = config.limits.clone();
         self.config = Arc::new(config);
         self
     }
@@ -76,7 +79,7 @@ impl AcceptOptions {
     /// Which `Origin`s may connect. Default: same origin only (and requests without
     /// `Origin`).
     pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
-        self.origin = policy;
+        self.policy.origins = policy;
         self
     }
 
@@ -84,7 +87,7 @@ impl AcceptOptions {
     /// [`Server`] with [`tls`](Server::tls) knows it itself). The same-origin check
     /// then expects `https://` pages and port 443 for a `Host` without a port.
     pub fn served_over_tls(mut self, yes: bool) -> Self {
-        self.served_over_tls = yes;
+        self.policy.reached.over_tls = yes;
         self
     }
 
@@ -93,16 +96,9 @@ impl AcceptOptions {
     /// client with its `Origin: http://localhost/`. A [`Server`] finds it out from its
     /// address unless told here.
     pub fn loopback_only(mut self, yes: bool) -> Self {
-        self.loopback_only = Some(yes);
+        self.policy.reached.loopback_only = yes;
+        self.loopback_said = true;
         self
-    }
-
-    /// How clients reach this server, for the origin check.
-    pub(crate) fn reached(&self) -> Reached {
-        Reached {
-            over_tls: self.served_over_tls,
-            loopback_only: self.loopback_only.unwrap_or(false),
-        }
     }
 
     /// Subprotocols this server speaks, most preferred first; the first one the client
@@ -112,7 +108,7 @@ impl AcceptOptions {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self.policy.protocols = protocols.into_iter().map(Into::into).collect();
         self
     }
 
@@ -127,12 +123,22 @@ impl AcceptOptions {
     /// with attacker-chosen data in one message (as CRIME/BREACH did for HTTPS), so it
     /// is off unless asked for.
     pub fn deflate(mut self, config: Option<DeflateConfig>) -> Self {
-        self.deflate = config;
+        self.policy.deflate = config;
         self
     }
 
     pub(crate) fn limits(&self) -> &Limits {
         &self.config.limits
+    }
+
+    /// These options with what a server knows of how it is reached: TLS of its own,
+    /// and whether it listens on loopback only. What the application said still holds.
+    pub(crate) fn reached_at(mut self, local: &SocketAddr, tls: bool) -> Self {
+        self.policy.reached.over_tls |= tls;
+        if !self.loopback_said {
+            self.policy.reached.loopback_only = local.ip().is_loopback();
+        }
+        self
     }
 }
 
@@ -168,14 +174,6 @@ where
 pub(crate) type Plain<'a> =
     dyn Fn(&http::Request<()>) -> Option<http::Response<Bytes>> + Send + Sync + 'a;
 
-/// What a server with plain HTTP routes does with a request.
-enum Outcome {
-    /// A WebSocket upgrade, accepted or refused.
-    Upgrade(Verdict),
-    /// A plain request, answered with these bytes.
-    Answer(Vec<u8>),
-}
-
 /// [`accept_with`], where `plain` may answer a request without `Upgrade`: then the
 /// response is written, the stream closed, and the result is `None`.
 async fn accept_or_answer<S, F>(
@@ -208,191 +206,50 @@ where
     F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
 {
     let mut buf = BytesMut::with_capacity(1024);
-    let head = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
-        Ok(len) => Ok(buf.split_to(len)),
+    let request = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
+        Ok(len) => parse_head(&buf.split_to(len), options.limits()),
         Err(Error::Handshake(error)) => Err(error),
         Err(other) => return Err(other),
     };
-    let head = head.as_ref().map(|head| &head[..]).map_err(Clone::clone);
-    let verdict = match decide_or_answer(head, &buf, options, check, plain) {
-        Outcome::Upgrade(verdict) => verdict,
-        Outcome::Answer(response) => {
-            stream.write_all(&response).await?;
-            let _ = stream.shutdown().await;
-            return Ok(None);
+    if let Ok(request) = &request {
+        if !is_upgrade(request) {
+            if let Some(response) = plain(request) {
+                let head_only = request.method() == http::Method::HEAD;
+                stream
+                    .write_all(&encode_response(&response, head_only))
+                    .await?;
+                let _ = stream.shutdown().await;
+                return Ok(None);
+            }
         }
-    };
-    match verdict {
-        Verdict::Accept(accepted) => {
-            stream.write_all(&accepted.response()).await?;
+    }
+    let decision = request
+        .map_err(Refusal::from)
+        .and_then(|request| accept_with_policy(request, &options.policy, check));
+    match decision {
+        Ok(mut accepted) => {
+            accepted.connection.receive_data(&buf);
+            stream
+                .write_all(&encode_response(&accepted.response, false))
+                .await?;
             stream.flush().await?;
             let ws = WebSocket::from_parts(
                 stream,
-                accepted.conn,
+                accepted.connection,
                 accepted.protocol,
                 options.config.clone(),
             );
             Ok(Some((ws, accepted.request)))
         }
-        Verdict::Refuse {
-            status,
-            reason,
-            error,
-        } => {
+        Err(refusal) => {
             // The client may already be gone; the refusal is a courtesy.
-            let _ = stream.write_all(&reject(status, &reason)).await;
+            let _ = stream
+                .write_all(&encode_response(&refusal.response(), false))
+                .await;
             let _ = stream.shutdown().await;
-            Err(error)
+            Err(refusal.into())
         }
     }
-}
-
-/// A request that passed every check, with the connection it agreed to.
-pub(crate) struct Accepted {
-    pub(crate) request: UpgradeRequest,
-    pub(crate) protocol: Option<String>,
-    /// Headers for the 101 beyond the ones every acceptance has.
-    pub(crate) extra: HeaderMap,
-    pub(crate) conn: Connection,
-}
-
-impl Accepted {
-    /// The 101 response, as bytes for the wire.
-    pub(crate) fn response(&self) -> Vec<u8> {
-        self.request.accept(self.protocol.as_deref(), &self.extra)
-    }
-}
-
-/// What a server answers to an upgrade request, whatever its I/O.
-pub(crate) enum Verdict {
-    Accept(Box<Accepted>),
-    Refuse {
-        status: StatusCode,
-        reason: String,
-        error: Error,
-    },
-}
-
-/// Decides on the request `head` (or the error reading it); `rest` is what the client
-/// sent after the head, the start of its WebSocket stream.
-pub(crate) fn decide<F>(
-    head: Result<&[u8], HandshakeError>,
-    rest: &[u8],
-    options: &AcceptOptions,
-    check: F,
-) -> Verdict
-where
-    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
-{
-    let request = head.and_then(|head| parse_head(head, options.limits()));
-    decide_upgrade(request, rest, options, check)
-}
-
-/// [`decide`], where `plain` may answer a request that asks for no upgrade.
-fn decide_or_answer<F>(
-    head: Result<&[u8], HandshakeError>,
-    rest: &[u8],
-    options: &AcceptOptions,
-    check: F,
-    plain: &Plain<'_>,
-) -> Outcome
-where
-    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
-{
-    let request = head.and_then(|head| parse_head(head, options.limits()));
-    if let Ok(request) = &request {
-        if !is_upgrade(request) {
-            if let Some(response) = plain(request) {
-                let head_only = request.method() == http::Method::HEAD;
-                return Outcome::Answer(encode_response(&response, head_only));
-            }
-        }
-    }
-    Outcome::Upgrade(decide_upgrade(request, rest, options, check))
-}
-
-/// Decides on a parsed request as a WebSocket upgrade; `rest` becomes the start of
-/// the connection's input.
-fn decide_upgrade<F>(
-    request: Result<http::Request<()>, HandshakeError>,
-    rest: &[u8],
-    options: &AcceptOptions,
-    check: F,
-) -> Verdict
-where
-    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
-{
-    let mut verdict = decide_request(request.and_then(validate), options, check);
-    if let Verdict::Accept(accepted) = &mut verdict {
-        accepted.conn.receive_data(rest);
-    }
-    verdict
-}
-
-/// Decides on a parsed request: protocol, origin and `check`; then the subprotocol
-/// and permessage-deflate.
-pub(crate) fn decide_request<F>(
-    request: Result<UpgradeRequest, HandshakeError>,
-    options: &AcceptOptions,
-    check: F,
-) -> Verdict
-where
-    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
-{
-    let request = match request {
-        Ok(request) => request,
-        Err(error) => {
-            return Verdict::Refuse {
-                status: error.status(),
-                reason: error.to_string(),
-                error: error.into(),
-            }
-        }
-    };
-    let verdict = if options.origin.check(&request, options.reached()) {
-        check(&request)
-    } else {
-        let origin = request.origin().unwrap_or_default();
-        Err((
-            StatusCode::FORBIDDEN,
-            format!("origin {origin} is not allowed to connect"),
-        ))
-    };
-    if let Err((status, reason)) = verdict {
-        let error = Error::Rejected {
-            status,
-            reason: reason.clone(),
-        };
-        return Verdict::Refuse {
-            status,
-            reason,
-            error,
-        };
-    }
-    let supported: Vec<&str> = options.protocols.iter().map(String::as_str).collect();
-    let protocol = select_protocol(request.protocols(), &supported).map(str::to_owned);
-    let mut conn = Connection::with_limits(Role::Server, options.limits().clone());
-    let mut extra = HeaderMap::new();
-    if let Some(config) = &options.deflate {
-        let offers = request
-            .request()
-            .headers()
-            .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS);
-        if let Some((params, answer)) =
-            negotiate_server(offers.iter().filter_map(|v| v.to_str().ok()), config)
-        {
-            // negotiate_server builds the value from tokens and digits only.
-            let value = http::HeaderValue::from_str(&answer).expect("a valid header value");
-            extra.insert(http::header::SEC_WEBSOCKET_EXTENSIONS, value);
-            conn.enable_deflate(&params, config);
-        }
-    }
-    Verdict::Accept(Box::new(Accepted {
-        request,
-        protocol,
-        extra,
-        conn,
-    }))
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
@@ -631,11 +488,10 @@ impl Server {
         let tls = self.tls.map(Arc::new);
         #[cfg(not(feature = "tls"))]
         let tls: Option<Arc<Plaintext>> = None;
-        let options = Arc::new(reached_from_listener(
-            self.options,
-            &self.listener.local_addr()?,
-            tls.is_some(),
-        ));
+        let options = Arc::new(
+            self.options
+                .reached_at(&self.listener.local_addr()?, tls.is_some()),
+        );
         tracing::info!(addr = ?self.listener.local_addr().ok(), tls = tls.is_some(), paths = ?routes.websockets.keys().collect::<Vec<_>>(), pages = ?routes.pages.keys().collect::<Vec<_>>(), "serving WebSockets");
         let mut connections = JoinSet::new();
         loop {
@@ -697,25 +553,8 @@ impl Server {
     }
 }
 
-/// `options` with what a server knows of how it is reached: TLS of its own, and
-/// whether it listens on loopback only. What the application said still holds.
-pub(crate) fn reached_from_listener(
-    mut options: AcceptOptions,
-    local: &SocketAddr,
-    tls: bool,
-) -> AcceptOptions {
-    options.served_over_tls |= tls;
-    options
-        .loopback_only
-        .get_or_insert(local.ip().is_loopback());
-    options
-}
-
 async fn refuse_over_limit(mut stream: TcpStream) {
-    let response = reject(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the server is at its connection limit; retry later",
-    );
+    let response = encode_response(&over_limit(), false);
     // Bounded, so that a peer that never reads cannot hold the task.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = stream.write_all(&response).await;
@@ -840,6 +679,14 @@ async fn establish(
             None
         }
     }
+}
+
+/// The answer to a connection over the server's limit.
+pub(crate) fn over_limit() -> http::Response<Bytes> {
+    text_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is at its connection limit; retry later",
+    )
 }
 
 /// The check of a server with routes: 404 unless `request`'s path has one.

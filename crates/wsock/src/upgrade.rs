@@ -38,17 +38,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::header::{self, HeaderValue};
+use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use wsock_proto::handshake::accept_key;
-use wsock_proto::handshake::server::validate;
+use wsock_proto::handshake::server::{accept, text_response};
 use wsock_proto::Connection;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::server::{decide_request, AcceptOptions, Verdict};
+use crate::server::AcceptOptions;
 use crate::stream::WebSocket;
 use crate::Result;
 
@@ -71,66 +70,36 @@ where
     *head.uri_mut() = request.uri().clone();
     *head.version_mut() = request.version();
     *head.headers_mut() = request.headers().clone();
-    let accepted = match decide_request(validate(head), options, |_| Ok(())) {
-        Verdict::Accept(accepted) => accepted,
-        Verdict::Refuse {
-            status,
-            reason,
-            error,
-        } => {
-            tracing::info!(%error, "upgrade refused");
-            return Err(refusal(status, reason));
+    let accepted = match accept(head, &options.policy) {
+        Ok(accepted) => accepted,
+        Err(refusal) => {
+            tracing::info!(error = %Error::from(refusal.clone()), "upgrade refused");
+            return Err(refusal.response().map(into_body));
         }
     };
     let Some(on_upgrade) = request.extensions_mut().remove::<OnUpgrade>() else {
         tracing::warn!("the HTTP server gave no upgrade handle for a valid WebSocket request");
-        return Err(refusal(
+        let response = text_response(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "this server cannot upgrade the connection: serve HTTP/1.1 with upgrades enabled"
-                .into(),
-        ));
-    };
-    let mut response = Response::new(R::from(String::new()));
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    let key = accept_key(accepted.request.key().as_bytes());
-    // The accept key is base64, and the protocol was checked to be a token.
-    headers.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&key).expect("base64 is a valid header value"),
-    );
-    if let Some(protocol) = &accepted.protocol {
-        headers.insert(
-            header::SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_str(protocol).expect("a token is a valid header value"),
+            "this server cannot upgrade the connection: serve HTTP/1.1 with upgrades enabled",
         );
-    }
-    headers.extend(accepted.extra);
+        return Err(response.map(into_body));
+    };
     let pending = PendingUpgrade {
         on_upgrade,
-        parts: Some((accepted.conn, accepted.protocol, options.config.clone())),
+        parts: Some((
+            accepted.connection,
+            accepted.protocol,
+            options.config.clone(),
+        )),
     };
-    Ok((response, pending))
+    Ok((accepted.response.map(into_body), pending))
 }
 
-fn refusal<R: From<String>>(status: StatusCode, reason: String) -> Response<R> {
-    let mut response = Response::new(R::from(format!("{reason}\n")));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if status == StatusCode::UPGRADE_REQUIRED {
-        headers.insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    }
-    response
+/// The core's body as the HTTP server's body type.
+fn into_body<R: From<String>>(body: Bytes) -> R {
+    // The core's bodies are its own plain-text messages.
+    R::from(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// Resolves to the [`WebSocket`] once hyper has sent the 101 and handed over the

@@ -50,7 +50,9 @@ async fn wrong_version_is_426_with_the_supported_version() {
     let (status, response) = raw_request(addr, head.as_bytes()).await;
     assert_eq!(status, 426);
     assert!(
-        response.contains("Sec-WebSocket-Version: 13\r\n"),
+        response
+            .to_ascii_lowercase()
+            .contains("sec-websocket-version: 13\r\n"),
         "{response}"
     );
     assert_still_serving(addr).await;

@@ -1,10 +1,12 @@
 //! The opening handshake (RFC 6455 section 4): building and validating the HTTP/1.1
 //! upgrade request and response, with no I/O.
 
+mod accept;
 pub mod client;
 pub mod connect;
 mod head;
 mod headers;
+pub mod origin;
 pub mod server;
 
 pub use head::HeadScanner;

@@ -2,12 +2,14 @@
 
 use base64::Engine;
 use http::header::{self, HeaderMap, HeaderName};
-use http::{Method, StatusCode};
+use http::Method;
 
 use super::headers::{has_token, header_tokens, to_header_map};
-use super::{accept_key, is_token, HeadScanner};
+use super::{is_token, HeadScanner};
 use crate::error::HandshakeError;
 use crate::limits::Limits;
+
+pub use super::accept::{accept, accept_with, text_response, AcceptPolicy, Accepted, Refusal};
 
 /// A client's upgrade request that passed every check of RFC 6455 section 4.2.1.
 #[derive(Clone, Debug)]
@@ -28,8 +30,6 @@ pub struct UpgradeRequest {
 /// let req = wsock_proto::handshake::server::parse_request(head, &Default::default()).unwrap();
 /// assert_eq!(req.path(), "/chat");
 /// assert_eq!(req.protocols(), ["chat", "superchat"]);
-/// let response = req.accept(Some("chat"), &Default::default());
-/// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 /// ```
 pub fn parse_request(head: &[u8], limits: &Limits) -> Result<UpgradeRequest, HandshakeError> {
     validate(parse_head(head, limits)?)
@@ -218,24 +218,6 @@ impl UpgradeRequest {
             .get(name)
             .and_then(|v| v.to_str().ok())
     }
-
-    /// The 101 response accepting this request with `protocol`, which must be one the
-    /// client offered (see [`select_protocol`]), plus any `extra` headers.
-    pub fn accept(&self, protocol: Option<&str>, extra: &HeaderMap) -> Vec<u8> {
-        debug_assert!(protocol.is_none_or(|p| self.protocols.iter().any(|o| o == p)));
-        let mut out = Vec::with_capacity(160);
-        out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
-        out.extend_from_slice(accept_key(self.key.as_bytes()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        if let Some(protocol) = protocol {
-            out.extend_from_slice(b"Sec-WebSocket-Protocol: ");
-            out.extend_from_slice(protocol.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        write_headers(&mut out, extra);
-        out.extend_from_slice(b"\r\n");
-        out
-    }
 }
 
 /// The first of the server's `supported` subprotocols, in the server's order of
@@ -263,10 +245,11 @@ fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
     }
 }
 
-/// A plain HTTP response as bytes for the wire, with `Content-Length` and
-/// `Connection: close` set (a server that answers one request per connection); for a
-/// `HEAD` request (`head_only`), without its body. `http`'s types guarantee no header
-/// can inject another line.
+/// A response as bytes for the wire; `http`'s types guarantee no header can inject
+/// another line. A 1xx (the 101 of an upgrade) goes out as it is. Any other status is
+/// the last response on its connection, since wsock's servers answer one request per
+/// connection: it gets `Content-Length` and `Connection: close`, and for a `HEAD`
+/// request (`head_only`) no body.
 ///
 /// ```
 /// use wsock_proto::handshake::server::encode_response;
@@ -278,12 +261,17 @@ fn write_headers(out: &mut Vec<u8>, headers: &HeaderMap) {
 /// assert!(wire.starts_with(b"HTTP/1.1 200 OK\r\n"));
 /// assert!(wire.ends_with(b"Connection: close\r\n\r\nhi"));
 /// ```
-pub fn encode_response(response: &http::Response<bytes::Bytes>, head_only: bool) -> Vec<u8> {
-    let body = response.body();
-    let mut out = Vec::with_capacity(128 + body.len());
+pub fn encode_response<B: AsRef<[u8]>>(response: &http::Response<B>, head_only: bool) -> Vec<u8> {
+    let body = response.body().as_ref();
+    let mut out = Vec::with_capacity(160 + body.len());
     let status = response.status();
     let reason = status.canonical_reason().unwrap_or("");
     out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).as_bytes());
+    if status.is_informational() {
+        write_headers(&mut out, response.headers());
+        out.extend_from_slice(b"\r\n");
+        return out;
+    }
     let mut headers = response.headers().clone();
     headers.remove(header::CONNECTION);
     headers.insert(header::CONTENT_LENGTH, body.len().into());
@@ -292,27 +280,6 @@ pub fn encode_response(response: &http::Response<bytes::Bytes>, head_only: bool)
     if !head_only {
         out.extend_from_slice(body);
     }
-    out
-}
-
-/// A complete HTTP response refusing an upgrade, with `message` as a plain-text body.
-/// A 426 carries `Sec-WebSocket-Version: 13` so the client knows what to retry with.
-pub fn reject(status: StatusCode, message: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + message.len());
-    let reason = status.canonical_reason().unwrap_or("Error");
-    out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).as_bytes());
-    if status == StatusCode::UPGRADE_REQUIRED {
-        out.extend_from_slice(b"Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
-    }
-    out.extend_from_slice(
-        format!(
-            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            message.len() + 1
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(message.as_bytes());
-    out.push(b'\n');
     out
 }
 

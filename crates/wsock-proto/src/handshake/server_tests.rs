@@ -1,4 +1,5 @@
 use super::*;
+use http::StatusCode;
 
 const RFC_REQUEST: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
@@ -34,10 +35,18 @@ fn rfc_request_is_accepted_with_the_rfc_accept_value() {
     assert_eq!(req.path(), "/chat");
     assert_eq!(req.host(), "server.example.com");
     assert_eq!(req.origin(), Some("http://example.com"));
-    let response = String::from_utf8(req.accept(Some("chat"), &HeaderMap::new())).unwrap();
-    assert!(response.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
-    assert!(response.contains("Sec-WebSocket-Protocol: chat\r\n"));
+    let policy = AcceptPolicy {
+        protocols: vec!["chat".into()],
+        origins: super::super::origin::OriginPolicy::Any,
+        ..AcceptPolicy::default()
+    };
+    let accepted = accept(req.request().clone(), &policy).unwrap();
+    let response = String::from_utf8(encode_response(&accepted.response, false)).unwrap();
+    assert!(response.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+    assert!(response.contains("sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    assert!(response.contains("sec-websocket-protocol: chat\r\n"));
     assert!(response.ends_with("\r\n\r\n"));
+    assert!(!response.contains("content-length"), "a 101 has no body");
 }
 
 #[test]
@@ -89,9 +98,13 @@ fn other_versions_get_426() {
     let err = parse(&with_header("Sec-WebSocket-Version", "8")).unwrap_err();
     assert_eq!(err, HandshakeError::UnsupportedVersion("8".into()));
     assert_eq!(err.status(), StatusCode::UPGRADE_REQUIRED);
-    let response = String::from_utf8(reject(err.status(), &err.to_string())).unwrap();
+    let response = Refusal::from(err).response();
+    let response = String::from_utf8(encode_response(&response, false)).unwrap();
     assert!(response.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
-    assert!(response.contains("Sec-WebSocket-Version: 13\r\n"));
+    assert!(response.contains("sec-websocket-version: 13\r\n"));
+    assert!(response.ends_with(
+        "Connection: close\r\n\r\nWebSocket version \"8\" is not supported; only version 13 is\n"
+    ));
 }
 
 #[test]
@@ -196,4 +209,90 @@ fn two_origins_or_an_origin_that_is_not_visible_ascii_are_400() {
         parse_request(&head, &Limits::default()),
         Err(HandshakeError::InvalidHeader { name: "Origin", .. })
     ));
+}
+
+fn rfc_request() -> http::Request<()> {
+    parse(RFC_REQUEST).unwrap().request().clone()
+}
+
+#[test]
+fn accept_refuses_a_foreign_origin_before_asking_the_application() {
+    let mut asked = false;
+    let refusal = accept_with(rfc_request(), &AcceptPolicy::default(), |_| {
+        asked = true;
+        Ok(())
+    })
+    .unwrap_err();
+    assert!(!asked, "the application's check ran for a refused origin");
+    assert_eq!(refusal.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        refusal.reason(),
+        "origin http://example.com is not allowed to connect"
+    );
+    let wire = String::from_utf8(encode_response(&refusal.response(), false)).unwrap();
+    assert!(wire.starts_with("HTTP/1.1 403 Forbidden\r\n"), "{wire}");
+    assert!(wire.ends_with("\r\n\r\norigin http://example.com is not allowed to connect\n"));
+}
+
+#[test]
+fn accept_passes_the_applications_refusal_on_as_it_is() {
+    let policy = AcceptPolicy {
+        origins: super::super::origin::OriginPolicy::allow_list(["http://example.com"]),
+        ..AcceptPolicy::default()
+    };
+    let refusal = accept_with(rfc_request(), &policy, |request| {
+        Err((
+            StatusCode::NOT_FOUND,
+            format!("nothing at {}", request.path()),
+        ))
+    })
+    .unwrap_err();
+    assert_eq!(
+        refusal,
+        Refusal::Refused {
+            status: StatusCode::NOT_FOUND,
+            reason: "nothing at /chat".into()
+        }
+    );
+}
+
+#[test]
+fn accept_chooses_the_servers_preferred_protocol_and_negotiates_deflate() {
+    let mut request = rfc_request();
+    request.headers_mut().insert(
+        header::SEC_WEBSOCKET_EXTENSIONS,
+        "permessage-deflate; client_max_window_bits"
+            .parse()
+            .unwrap(),
+    );
+    let policy = AcceptPolicy {
+        origins: super::super::origin::OriginPolicy::Any,
+        protocols: vec!["superchat".into(), "chat".into()],
+        deflate: Some(crate::DeflateConfig::default()),
+        ..AcceptPolicy::default()
+    };
+    let accepted = accept(request.clone(), &policy).unwrap();
+    assert_eq!(accepted.protocol.as_deref(), Some("superchat"));
+    assert_eq!(
+        accepted.response.headers()["sec-websocket-protocol"],
+        "superchat"
+    );
+    assert!(
+        accepted.response.headers()[header::SEC_WEBSOCKET_EXTENSIONS]
+            .to_str()
+            .unwrap()
+            .starts_with("permessage-deflate")
+    );
+    assert!(accepted.connection.deflate_enabled());
+    // Without a deflate policy the offer is declined.
+    let plain = AcceptPolicy {
+        deflate: None,
+        ..policy
+    };
+    let accepted = accept(request, &plain).unwrap();
+    assert!(!accepted.connection.deflate_enabled());
+    assert!(!accepted
+        .response
+        .headers()
+        .contains_key(header::SEC_WEBSOCKET_EXTENSIONS));
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use http::StatusCode;
-use wsock_proto::handshake::server::{reject, UpgradeRequest};
+use wsock_proto::handshake::server::{
+    accept_with as accept_with_policy, encode_response, parse_head, Refusal, UpgradeRequest,
+};
 
 use super::conn::Conn;
 use super::deadline::{Deadline, DeadlineIo};
@@ -18,7 +20,7 @@ use crate::budget::ReadBudget;
 use crate::config::Config;
 use crate::error::Error;
 use crate::handshake_io::read_head_blocking;
-use crate::server::{decide, reached_from_listener, route_exists, AcceptOptions, Verdict};
+use crate::server::{over_limit, route_exists, AcceptOptions};
 #[cfg(feature = "tls")]
 use crate::tls::ServerTls;
 use crate::Result;
@@ -47,34 +49,33 @@ where
     let read = read_head_blocking(&mut stream, &mut buf, max, |s| {
         s.set_read_timeout(Some(deadline.left().map_err(io::Error::other)?))
     });
-    let head = match read.map_err(|e| deadline.explain_error(e)) {
-        Ok(len) => Ok(buf.split_to(len)),
+    let request = match read.map_err(|e| deadline.explain_error(e)) {
+        Ok(len) => parse_head(&buf.split_to(len), options.limits()),
         Err(Error::Handshake(error)) => Err(error),
         Err(other) => return Err(other),
     };
-    let head = head.as_ref().map(|head| &head[..]).map_err(Clone::clone);
-    match decide(head, &buf, options, check) {
-        Verdict::Accept(accepted) => {
+    let decision = request
+        .map_err(Refusal::from)
+        .and_then(|request| accept_with_policy(request, &options.policy, check));
+    match decision {
+        Ok(mut accepted) => {
+            accepted.connection.receive_data(&buf);
             stream.set_write_timeout(Some(deadline.left()?))?;
-            stream.write_all(&accepted.response())?;
+            stream.write_all(&encode_response(&accepted.response, false))?;
             stream.flush()?;
             let conn = Conn::from_parts(
                 stream,
-                accepted.conn,
+                accepted.connection,
                 accepted.protocol,
                 Config::clone(&options.config),
             )?;
             Ok((conn, accepted.request))
         }
-        Verdict::Refuse {
-            status,
-            reason,
-            error,
-        } => {
+        Err(refusal) => {
             // The client may already be gone; the refusal is a courtesy.
-            let _ = stream.write_all(&reject(status, &reason));
+            let _ = stream.write_all(&encode_response(&refusal.response(), false));
             let _ = stream.shutdown_write();
-            Err(error)
+            Err(refusal.into())
         }
     }
 }
@@ -180,7 +181,7 @@ impl Server {
         let tls = self.tls.is_some();
         #[cfg(not(feature = "tls"))]
         let tls = false;
-        let options = reached_from_listener(self.options, &self.listener.local_addr()?, tls);
+        let options = self.options.reached_at(&self.listener.local_addr()?, tls);
         let shared = Arc::new(Shared {
             routes: self.routes,
             options,
@@ -247,10 +248,7 @@ impl Drop for Slot {
 
 fn refuse_over_limit(mut stream: TcpStream, limit: usize) {
     tracing::warn!(limit, "connection limit reached; answering 503");
-    let response = reject(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the server is at its connection limit; retry later",
-    );
+    let response = encode_response(&over_limit(), false);
     // Nonblocking, so that a peer that never reads cannot hold the accept loop.
     let _ = stream.set_nonblocking(true);
     let _ = stream.write_all(&response);

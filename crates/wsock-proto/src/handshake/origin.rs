@@ -7,14 +7,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use wsock_proto::handshake::server::UpgradeRequest;
+use super::server::UpgradeRequest;
 
 /// A function deciding whether an `Origin` may connect, given the request too.
 pub type OriginCallback = Arc<dyn Fn(&str, &UpgradeRequest) -> bool + Send + Sync>;
 
-/// How clients reach a server, as far as the same-origin check needs to know.
-/// [`Server`](crate::Server) fills it in itself; behind hyper or a TLS-terminating
-/// proxy, say it with [`AcceptOptions`](crate::AcceptOptions).
+/// How clients reach a server, as far as the same-origin check needs to know: part of
+/// the [`AcceptPolicy`](super::server::AcceptPolicy). wsock's `Server` fills it in
+/// from its own address and TLS; behind hyper or a TLS-terminating proxy, the
+/// application says it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Reached {
     /// Clients connect with `wss://` (TLS here or at a proxy in front), so a
@@ -30,7 +31,7 @@ pub struct Reached {
 /// always allowed; refused ones get 403.
 ///
 /// ```
-/// use wsock::{OriginPolicy, Reached};
+/// use wsock_proto::handshake::origin::{OriginPolicy, Reached};
 /// let policy = OriginPolicy::allow_list(["https://app.example.com"]);
 /// let plain = Reached::default();
 /// assert!(policy.allows("https://app.example.com", "ws.example.com", plain));

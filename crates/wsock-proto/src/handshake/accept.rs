@@ -1,0 +1,215 @@
+//! The server's decision on an upgrade request: protocol checks, the origin policy,
+//! the application's own check, then the subprotocol and permessage-deflate. Every
+//! server (wsock's tokio and blocking ones, a hyper upgrade) asks this and only
+//! carries the answer.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::StatusCode;
+
+use super::accept_key;
+use super::origin::{OriginPolicy, Reached};
+use super::server::{select_protocol, validate, UpgradeRequest};
+use crate::connection::{Connection, Role};
+use crate::deflate::{negotiate_server, DeflateConfig};
+use crate::error::HandshakeError;
+use crate::limits::Limits;
+
+/// What a server accepts: which origins, subprotocols and permessage-deflate offers,
+/// and the limits its connections start with.
+///
+/// ```
+/// use wsock_proto::handshake::origin::OriginPolicy;
+/// use wsock_proto::handshake::server::AcceptPolicy;
+/// let policy = AcceptPolicy {
+///     origins: OriginPolicy::allow_list(["https://app.example.com"]),
+///     protocols: vec!["chat.v2".into(), "chat".into()],
+///     ..AcceptPolicy::default()
+/// };
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct AcceptPolicy {
+    /// Which `Origin`s may connect (default: same origin only).
+    pub origins: OriginPolicy,
+    /// How clients reach the server, for the same-origin check.
+    pub reached: Reached,
+    /// Subprotocols spoken, most preferred first; the first the client also offered
+    /// is chosen.
+    pub protocols: Vec<String>,
+    /// permessage-deflate settings to accept offers with; `None` declines them.
+    pub deflate: Option<DeflateConfig>,
+    /// Limits of every accepted connection.
+    pub limits: Arc<Limits>,
+}
+
+/// An accepted request: the response to send and the connection it agreed to.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The request, checked.
+    pub request: UpgradeRequest,
+    /// The subprotocol chosen, if any.
+    pub protocol: Option<String>,
+    /// The 101 response (for [`encode_response`](super::server::encode_response), or
+    /// to hand to an HTTP server as it is).
+    pub response: http::Response<Bytes>,
+    /// The connection, with permessage-deflate on if it was agreed.
+    pub connection: Connection,
+}
+
+/// A refused request: why, and the answer that says so.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request is not a valid WebSocket upgrade (400, 405, 426 or 431).
+    Invalid(HandshakeError),
+    /// A valid request that the origin policy (403) or the application refused.
+    Refused {
+        /// The status answered.
+        status: StatusCode,
+        /// Why, in words for the client.
+        reason: String,
+    },
+}
+
+impl From<HandshakeError> for Refusal {
+    fn from(error: HandshakeError) -> Self {
+        Self::Invalid(error)
+    }
+}
+
+impl Refusal {
+    /// The HTTP status that answers it.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Invalid(error) => error.status(),
+            Self::Refused { status, .. } => *status,
+        }
+    }
+
+    /// The reason, in words.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Invalid(error) => error.to_string(),
+            Self::Refused { reason, .. } => reason.clone(),
+        }
+    }
+
+    /// The response refusing the request: the reason as a plain-text body, and for a
+    /// 426 the version to retry with (RFC 6455 section 4.4).
+    ///
+    /// ```
+    /// use wsock_proto::handshake::server::Refusal;
+    /// use wsock_proto::HandshakeError;
+    /// let refusal = Refusal::from(HandshakeError::UnsupportedVersion("8".into()));
+    /// let response = refusal.response();
+    /// assert_eq!(response.status(), 426);
+    /// assert_eq!(response.headers()["sec-websocket-version"], "13");
+    /// ```
+    pub fn response(&self) -> http::Response<Bytes> {
+        text_response(self.status(), &self.reason())
+    }
+}
+
+/// A plain-text response with `message` (and a newline) as its body; a 426 also
+/// names the version to retry with.
+pub fn text_response(status: StatusCode, message: &str) -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::from(format!("{message}\n")));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if status == StatusCode::UPGRADE_REQUIRED {
+        headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    }
+    response
+}
+
+/// Decides on `request` with `policy` alone; see [`accept_with`].
+///
+/// ```
+/// use wsock_proto::handshake::server::{accept, encode_response, AcceptPolicy};
+/// let request = http::Request::get("/chat")
+///     .header("Host", "server.example.com")
+///     .header("Upgrade", "websocket")
+///     .header("Connection", "Upgrade")
+///     .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+///     .header("Sec-WebSocket-Version", "13")
+///     .body(())
+///     .unwrap();
+/// let accepted = accept(request, &AcceptPolicy::default()).unwrap();
+/// assert_eq!(accepted.response.headers()["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// assert!(encode_response(&accepted.response, false).starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// ```
+pub fn accept(request: http::Request<()>, policy: &AcceptPolicy) -> Result<Accepted, Refusal> {
+    accept_with(request, policy, |_| Ok(()))
+}
+
+/// Decides on `request`: the checks of RFC 6455, then the origin policy, then
+/// `check` (the application's, such as 404 for a path it does not serve), then the
+/// subprotocol and permessage-deflate. Either the 101 and the connection, or the
+/// refusal.
+pub fn accept_with<F>(
+    request: http::Request<()>,
+    policy: &AcceptPolicy,
+    check: F,
+) -> Result<Accepted, Refusal>
+where
+    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
+{
+    let request = validate(request)?;
+    if !policy.origins.check(&request, policy.reached) {
+        let origin = request.origin().unwrap_or_default();
+        return Err(Refusal::Refused {
+            status: StatusCode::FORBIDDEN,
+            reason: format!("origin {origin} is not allowed to connect"),
+        });
+    }
+    check(&request).map_err(|(status, reason)| Refusal::Refused { status, reason })?;
+    let supported: Vec<&str> = policy.protocols.iter().map(String::as_str).collect();
+    let protocol = select_protocol(request.protocols(), &supported).map(str::to_owned);
+    let mut connection = Connection::with_limits(Role::Server, policy.limits.clone());
+    let mut response = http::Response::new(Bytes::new());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    // base64 and a checked token are valid header values.
+    let key = accept_key(request.key().as_bytes());
+    headers.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&key).expect("base64 is a valid header value"),
+    );
+    if let Some(protocol) = &protocol {
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_str(protocol).expect("a token is a valid header value"),
+        );
+    }
+    if let Some(config) = &policy.deflate {
+        let offers = request
+            .request()
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+        if let Some((params, answer)) =
+            negotiate_server(offers.iter().filter_map(|v| v.to_str().ok()), config)
+        {
+            // negotiate_server builds the value from tokens and digits only.
+            let value = HeaderValue::from_str(&answer).expect("a valid header value");
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+            connection.enable_deflate(&params, config);
+        }
+    }
+    Ok(Accepted {
+        request,
+        protocol,
+        response,
+        connection,
+    })
+}
