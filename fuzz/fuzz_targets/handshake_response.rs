@@ -3,11 +3,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsock_proto::handshake::client::UpgradeRequest;
+use wsock_proto::handshake::client::ClientHandshake;
 use wsock_proto::{DeflateConfig, Limits};
 
 fuzz_target!(|data: &[u8]| {
-    let request = UpgradeRequest::new("localhost", "/")
+    let request = ClientHandshake::new("localhost", "/")
         .protocols(["chat"])
         .deflate(DeflateConfig::default());
     if request.validate_response(data, &Limits::default()).is_ok() {

@@ -53,8 +53,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use wsock_proto::{CloseCode, Message, PreparedMessage};
 
-use crate::stream::WebSocket;
-use crate::Result;
+use crate::error::Result;
+use crate::WebSocket;
 
 /// What to do with a member whose queue is full when a message arrives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

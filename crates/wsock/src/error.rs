@@ -95,6 +95,23 @@ pub enum Error {
     },
 }
 
+/// `Result` with wsock's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The error for a connection that closed before its HTTP head was complete.
+pub(crate) fn closed_before_head(received: &[u8]) -> Error {
+    if received.is_empty() {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the peer closed the connection before sending an HTTP head",
+        )
+        .into()
+    } else {
+        HandshakeError::Malformed("the connection closed in the middle of the HTTP head".into())
+            .into()
+    }
+}
+
 impl std::fmt::Debug for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Display::fmt(self, f)

@@ -39,8 +39,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use wsock_proto::Message;
 
 use crate::error::Error;
-use crate::stream::WebSocket;
-use crate::Result;
+use crate::error::Result;
+use crate::WebSocket;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Sends `value` as one JSON text message.

@@ -56,43 +56,37 @@
 
 #![warn(missing_docs)]
 
+mod accept_options;
 pub mod blocking;
 pub mod broadcast;
 mod budget;
-mod client;
 mod config;
+mod dial;
 mod error;
 pub mod guide;
-mod handshake_io;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod proxy;
-mod send;
-mod server;
-mod split;
-mod stream;
 #[cfg(feature = "tls")]
 pub mod tls;
-mod transport;
+// Named after the runtime it is the shell for; `self::tokio` where the crate could be
+// meant.
+mod tokio;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
+pub use self::tokio::{
+    accept, accept_with, client_handshake, MaybeTlsStream, ReadHalf, SendFuture, Server,
+    ShutdownHandle, WebSocket, WriteHalf,
+};
+pub use accept_options::AcceptOptions;
 pub use budget::{Budget, ReadBudget, WriteBudget};
-pub use client::{client_handshake, Client};
 pub use config::Config;
-pub use error::Error;
-pub use send::SendFuture;
-pub use server::{accept, accept_with, AcceptOptions, Server, ShutdownHandle};
-pub use split::{ReadHalf, WriteHalf};
-pub use stream::WebSocket;
-pub use transport::MaybeTlsStream;
+pub use dial::Client;
+pub use error::{Error, Result};
 pub use wsock_proto::handshake::origin::{OriginCallback, OriginPolicy, Reached};
-
 pub use wsock_proto::handshake::server::UpgradeRequest;
 pub use wsock_proto::{
     CloseCode, CloseFrame, DeflateConfig, HandshakeError, Keepalive, Limits, LocalError, Message,
     PreparedMessage, ProtocolError, Utf8Bytes,
 };
-
-/// `Result` with wsock's [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;

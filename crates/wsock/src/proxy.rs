@@ -27,15 +27,10 @@
 //! ```
 
 use base64::Engine;
-use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use url::Url;
 use wsock_proto::handshake::connect::parse_connect_response;
 
-use crate::error::Error;
-use crate::handshake_io::read_head;
-use crate::Result;
+use crate::error::{Error, Result};
 
 /// Longest proxy response head accepted.
 pub(crate) const MAX_PROXY_HEAD: usize = 16 << 10;
@@ -110,22 +105,9 @@ impl Proxy {
         (&self.host, self.port)
     }
 
-    /// Connects to the proxy and asks it for a tunnel to `host:port`.
-    pub(crate) async fn tunnel(&self, host: &str, port: u16) -> Result<TcpStream> {
-        let mut stream = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|source| Error::Connect {
-                addr: self.address(),
-                source,
-            })?;
-        let _ = stream.set_nodelay(true);
-        stream.write_all(&self.connect_request(host, port)).await?;
-        let mut buf = BytesMut::with_capacity(512);
-        let len = read_head(&mut stream, &mut buf, MAX_PROXY_HEAD)
-            .await
-            .map_err(|e| self.error(format!("no valid answer to CONNECT: {e}")))?;
-        self.check_tunnel(&buf, len)?;
-        Ok(stream)
+    /// The error for a proxy that gave no valid answer to `CONNECT`.
+    pub(crate) fn no_answer(&self, error: Error) -> Error {
+        self.error(format!("no valid answer to CONNECT: {error}"))
     }
 
     /// Checks what the proxy sent back: a head of `head_len` bytes at the start of

@@ -53,11 +53,8 @@ use std::sync::{Arc, OnceLock};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tokio::net::TcpStream;
 
-use crate::error::Error;
-use crate::transport::MaybeTlsStream;
-use crate::Result;
+use crate::error::{Error, Result};
 
 /// Whom a client trusts for `wss://`. Default: the webpki (Mozilla) roots.
 #[derive(Clone, Debug)]
@@ -123,7 +120,7 @@ impl ClientTls {
         Self { config }
     }
 
-    /// The rustls configuration, for the blocking client.
+    /// The rustls configuration.
     pub(crate) fn config(&self) -> Arc<ClientConfig> {
         self.config.clone()
     }
@@ -133,23 +130,14 @@ impl ClientTls {
             config: Arc::new(client_config(roots)),
         }
     }
+}
 
-    /// Runs the TLS handshake for `host` (also sent as SNI) over `tcp`.
-    pub(crate) async fn connect(&self, host: &str, tcp: TcpStream) -> Result<MaybeTlsStream> {
-        let name = ServerName::try_from(host.to_owned()).map_err(|_| Error::Url {
-            url: host.to_owned(),
-            reason: "the host is not a valid TLS server name".into(),
-        })?;
-        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
-        let tls = connector
-            .connect(name, tcp)
-            .await
-            .map_err(|source| Error::TlsHandshake {
-                peer: host.to_owned(),
-                source,
-            })?;
-        Ok(MaybeTlsStream::Tls(Box::new(tls.into())))
-    }
+/// `host` as the name a TLS client sends (SNI) and checks the certificate against.
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>> {
+    ServerName::try_from(host.to_owned()).map_err(|_| Error::Url {
+        url: host.to_owned(),
+        reason: "the host is not a valid TLS server name".into(),
+    })
 }
 
 /// The certificate and key a server presents for `wss://`.
@@ -195,21 +183,9 @@ impl ServerTls {
         Self { config }
     }
 
-    /// The rustls configuration, for the blocking server.
+    /// The rustls configuration.
     pub(crate) fn config(&self) -> Arc<ServerConfig> {
         self.config.clone()
-    }
-
-    /// Runs the server's side of the TLS handshake over `tcp`.
-    pub(crate) async fn accept(&self, tcp: TcpStream) -> Result<MaybeTlsStream> {
-        let peer = tcp
-            .peer_addr()
-            .map_or_else(|_| "the client".to_owned(), |addr| addr.to_string());
-        let tls = tokio_rustls::TlsAcceptor::from(self.config.clone())
-            .accept(tcp)
-            .await
-            .map_err(|source| Error::TlsHandshake { peer, source })?;
-        Ok(MaybeTlsStream::Tls(Box::new(tls.into())))
     }
 }
 

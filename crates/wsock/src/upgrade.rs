@@ -45,11 +45,11 @@ use hyper_util::rt::TokioIo;
 use wsock_proto::handshake::server::{accept, text_response};
 use wsock_proto::Connection;
 
+use crate::accept_options::AcceptOptions;
 use crate::config::Config;
 use crate::error::Error;
-use crate::server::AcceptOptions;
-use crate::stream::WebSocket;
-use crate::Result;
+use crate::error::Result;
+use crate::WebSocket;
 
 /// The WebSocket an upgraded hyper connection becomes.
 pub type HyperWebSocket = WebSocket<TokioIo<hyper::upgrade::Upgraded>>;

@@ -1,19 +1,23 @@
 //! The client's side of the opening handshake.
 
+use std::sync::Arc;
+
 use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use super::headers::{has_token, header_tokens, to_header_map};
 use super::{accept_key, generate_key, is_token};
+use crate::connection::{Connection, Role};
 use crate::deflate::{parse_client_response, DeflateConfig, DeflateParams};
 use crate::error::{HandshakeError, LocalError};
 use crate::limits::Limits;
 
-/// The client's upgrade request, with a fresh key.
+/// The client's side of the opening handshake: the upgrade request it sends (with a
+/// fresh key), and the check of the server's answer that yields the [`Connection`].
 ///
 /// ```
-/// use wsock_proto::handshake::client::UpgradeRequest;
-/// let req = UpgradeRequest::new("localhost:12345", "/echo")
+/// use wsock_proto::handshake::client::ClientHandshake;
+/// let req = ClientHandshake::new("localhost:12345", "/echo")
 ///     .origin("http://localhost/")
 ///     .protocols(["chat"]);
 /// let head = String::from_utf8(req.encode().unwrap()).unwrap();
@@ -21,7 +25,7 @@ use crate::limits::Limits;
 /// assert!(head.contains("Sec-WebSocket-Protocol: chat\r\n"));
 /// ```
 #[derive(Clone, Debug)]
-pub struct UpgradeRequest {
+pub struct ClientHandshake {
     host: String,
     resource: String,
     origin: Option<String>,
@@ -43,7 +47,7 @@ pub struct Accepted {
     pub deflate: Option<(DeflateParams, DeflateConfig)>,
 }
 
-impl UpgradeRequest {
+impl ClientHandshake {
     /// A request for `resource` (path and query) on `host` (with `:port` unless default).
     pub fn new(host: impl Into<String>, resource: impl Into<String>) -> Self {
         Self {
@@ -111,8 +115,8 @@ impl UpgradeRequest {
     /// in them would inject headers.
     ///
     /// ```
-    /// use wsock_proto::handshake::client::UpgradeRequest;
-    /// let forged = UpgradeRequest::new("a.example", "/x").origin("http://a\r\nCookie: y");
+    /// use wsock_proto::handshake::client::ClientHandshake;
+    /// let forged = ClientHandshake::new("a.example", "/x").origin("http://a\r\nCookie: y");
     /// assert!(forged.encode().is_err());
     /// ```
     pub fn encode(&self) -> Result<Vec<u8>, LocalError> {
@@ -176,6 +180,25 @@ impl UpgradeRequest {
             return Err(invalid("subprotocol", bad));
         }
         Ok(())
+    }
+
+    /// Checks the server's response `head` (see [`validate_response`](Self::validate_response))
+    /// and sets up the connection it agreed to; `rest` is what followed the head, the
+    /// start of the WebSocket stream. Yields the connection and the chosen subprotocol.
+    pub fn finish(
+        &self,
+        head: &[u8],
+        rest: &[u8],
+        limits: impl Into<Arc<Limits>>,
+    ) -> Result<(Connection, Option<String>), HandshakeError> {
+        let limits = limits.into();
+        let accepted = self.validate_response(head, &limits)?;
+        let mut connection = Connection::with_limits(Role::Client, limits);
+        if let Some((params, deflate)) = &accepted.deflate {
+            connection.enable_deflate(params, deflate);
+        }
+        connection.receive_data(rest);
+        Ok((connection, accepted.protocol))
     }
 
     /// Checks the server's response head against this request: status 101, the

@@ -3,7 +3,7 @@ use super::*;
 use crate::handshake::server;
 use http::StatusCode;
 
-fn server_response(req: &UpgradeRequest, protocol: Option<&str>) -> Vec<u8> {
+fn server_response(req: &ClientHandshake, protocol: Option<&str>) -> Vec<u8> {
     let parsed = server::parse_request(&req.encode().unwrap(), &Limits::default()).unwrap();
     answer_101(&parsed, protocol, &HeaderMap::new())
 }
@@ -31,7 +31,7 @@ fn answer_101(
 
 #[test]
 fn request_and_response_agree_end_to_end() {
-    let req = UpgradeRequest::new("localhost:12345", "/echo?x=1")
+    let req = ClientHandshake::new("localhost:12345", "/echo?x=1")
         .origin("http://localhost/")
         .protocols(["chat", "superchat"])
         .header(header::USER_AGENT, HeaderValue::from_static("wsock-test"));
@@ -50,16 +50,16 @@ fn request_and_response_agree_end_to_end() {
 
 #[test]
 fn every_request_has_a_fresh_key() {
-    let a = UpgradeRequest::new("h", "/");
-    let b = UpgradeRequest::new("h", "/");
+    let a = ClientHandshake::new("h", "/");
+    let b = ClientHandshake::new("h", "/");
     assert_ne!(a.key(), b.key());
     assert_eq!(a.key().len(), 24);
 }
 
 #[test]
 fn wrong_accept_value_is_rejected() {
-    let req = UpgradeRequest::new("h", "/");
-    let other = UpgradeRequest::new("h", "/");
+    let req = ClientHandshake::new("h", "/");
+    let other = ClientHandshake::new("h", "/");
     let response = server_response(&other, None);
     assert_eq!(
         req.validate_response(&response, &Limits::default())
@@ -70,7 +70,7 @@ fn wrong_accept_value_is_rejected() {
 
 #[test]
 fn non_101_status_is_reported() {
-    let req = UpgradeRequest::new("h", "/");
+    let req = ClientHandshake::new("h", "/");
     let refusal = server::text_response(StatusCode::FORBIDDEN, "no");
     let response = server::encode_response(&refusal, false);
     assert_eq!(
@@ -84,7 +84,7 @@ fn non_101_status_is_reported() {
 
 #[test]
 fn protocol_not_offered_is_rejected() {
-    let offered = UpgradeRequest::new("h", "/").protocols(["chat"]);
+    let offered = ClientHandshake::new("h", "/").protocols(["chat"]);
     let response = String::from_utf8(server_response(&offered, Some("chat")))
         .unwrap()
         .replace(
@@ -98,7 +98,7 @@ fn protocol_not_offered_is_rejected() {
         HandshakeError::UnofferedProtocol("superchat".into())
     );
     // A protocol when none was offered at all.
-    let none = UpgradeRequest::new("h", "/");
+    let none = ClientHandshake::new("h", "/");
     let response = String::from_utf8(server_response(&none, None))
         .unwrap()
         .replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
@@ -110,7 +110,7 @@ fn protocol_not_offered_is_rejected() {
 
 #[test]
 fn extension_not_offered_is_rejected() {
-    let req = UpgradeRequest::new("h", "/");
+    let req = ClientHandshake::new("h", "/");
     let response = String::from_utf8(server_response(&req, None))
         .unwrap()
         .replace(
@@ -126,7 +126,7 @@ fn extension_not_offered_is_rejected() {
 
 #[test]
 fn missing_upgrade_header_is_rejected() {
-    let req = UpgradeRequest::new("h", "/");
+    let req = ClientHandshake::new("h", "/");
     let response = String::from_utf8(server_response(&req, None))
         .unwrap()
         .replace("upgrade: websocket\r\n", "");
@@ -140,7 +140,7 @@ fn missing_upgrade_header_is_rejected() {
 #[test]
 fn deflate_is_offered_and_its_answer_checked() {
     use crate::deflate::{negotiate_server, DeflateConfig};
-    let req = UpgradeRequest::new("h", "/").deflate(DeflateConfig::default());
+    let req = ClientHandshake::new("h", "/").deflate(DeflateConfig::default());
     let head = String::from_utf8(req.encode().unwrap()).unwrap();
     assert!(
         head.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n")
@@ -176,7 +176,7 @@ fn several_deflate_offers_are_sent_and_the_answer_matched_to_one() {
     use crate::deflate::{negotiate_server, DeflateConfig};
     let plain = DeflateConfig::default();
     let lean = DeflateConfig::default().no_context_takeover(true);
-    let req = UpgradeRequest::new("h", "/").deflate_offers([lean.clone(), plain.clone()]);
+    let req = ClientHandshake::new("h", "/").deflate_offers([lean.clone(), plain.clone()]);
     let head = String::from_utf8(req.encode().unwrap()).unwrap();
     assert!(head.contains(&format!(
         "Sec-WebSocket-Extensions: {}, {}\r\n",
@@ -214,22 +214,22 @@ fn several_deflate_offers_are_sent_and_the_answer_matched_to_one() {
 
 #[test]
 fn cr_or_lf_in_any_field_is_refused_before_encoding() {
-    let field = |request: UpgradeRequest| match request.encode() {
+    let field = |request: ClientHandshake| match request.encode() {
         Err(LocalError::InvalidRequestField { field, .. }) => field,
         other => panic!("expected a refusal, got {other:?}"),
     };
-    assert_eq!(field(UpgradeRequest::new("h\r\nX: y", "/")), "host");
-    assert_eq!(field(UpgradeRequest::new("h", "/a\r\nX: y")), "resource");
-    assert_eq!(field(UpgradeRequest::new("h", "/a b")), "resource");
-    assert_eq!(field(UpgradeRequest::new("h", "a")), "resource");
+    assert_eq!(field(ClientHandshake::new("h\r\nX: y", "/")), "host");
+    assert_eq!(field(ClientHandshake::new("h", "/a\r\nX: y")), "resource");
+    assert_eq!(field(ClientHandshake::new("h", "/a b")), "resource");
+    assert_eq!(field(ClientHandshake::new("h", "a")), "resource");
     assert_eq!(
-        field(UpgradeRequest::new("h", "/").origin("http://o\nX: y")),
+        field(ClientHandshake::new("h", "/").origin("http://o\nX: y")),
         "origin"
     );
     assert_eq!(
-        field(UpgradeRequest::new("h", "/").protocols(["chat\r\nX: y"])),
+        field(ClientHandshake::new("h", "/").protocols(["chat\r\nX: y"])),
         "subprotocol"
     );
-    let fine = UpgradeRequest::new("[::1]:80", "/a?b=c%20d").origin("http://localhost/");
+    let fine = ClientHandshake::new("[::1]:80", "/a?b=c%20d").origin("http://localhost/");
     assert!(fine.encode().is_ok());
 }

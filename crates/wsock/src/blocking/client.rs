@@ -1,65 +1,72 @@
-//! The blocking client: TCP (maybe through a proxy), TLS, then the handshake.
+//! The blocking shell's client: TCP (maybe through a proxy), TLS, then the handshake,
+//! all within the connect timeout.
 
 use std::io::{self, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
 
 use bytes::BytesMut;
-use wsock_proto::handshake::client::UpgradeRequest;
 
-use super::conn::{is_timeout, Conn};
-use super::deadline::{Deadline, DeadlineIo};
-use super::transport::{Stream, Transport};
-use crate::client::{finish_handshake, Target};
-use crate::config::Config;
-use crate::error::Error;
-use crate::handshake_io::read_head_blocking;
-use crate::proxy::{Proxy, MAX_PROXY_HEAD};
+use super::conn::Conn;
+use super::deadline::{is_timeout, Deadline};
 #[cfg(feature = "tls")]
-use crate::tls::ClientTls;
-use crate::Result;
+use super::transport::tls_connect;
+use super::transport::{read_head, MaybeTlsStream};
+use crate::dial::{Client, Target};
+use crate::error::{Error, Result};
+use crate::proxy::{Proxy, MAX_PROXY_HEAD};
 
-/// What [`Client::connect_blocking`](crate::Client::connect_blocking) needs to know.
-pub(crate) struct Dial {
-    pub(crate) target: Target,
-    pub(crate) request: UpgradeRequest,
-    pub(crate) proxy: Option<Proxy>,
-    #[cfg(feature = "tls")]
-    pub(crate) tls: Option<ClientTls>,
-    pub(crate) timeout: Duration,
-    pub(crate) config: Config,
-}
+impl Client {
+    /// [`connect`](Self::connect) for programs without an async runtime: blocks until
+    /// the WebSocket is open (or the connect timeout has passed).
+    ///
+    /// ```no_run
+    /// # fn run() -> wsock::Result<()> {
+    /// let mut ws = wsock::Client::new("wss://example.com/feed")
+    ///     .protocol("v2.feed")
+    ///     .connect_blocking()?;
+    /// while let Some(message) = ws.recv()? {
+    ///     println!("{message:?}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connect_blocking(self) -> Result<Conn> {
+        let (target, request) = self.prepare()?;
+        let deadline = Deadline::after(self.connect_timeout, "connecting");
+        let mut stream = self.open_transport_blocking(&target, &deadline)?;
+        stream
+            .write_all(&request.encode()?)
+            .map_err(|e| deadline.explain(e))?;
+        let mut buf = BytesMut::with_capacity(1024);
+        let max = self.config.limits.max_head_size;
+        let len = read_head(&mut stream, &mut buf, max, &deadline)?;
+        let head = buf.split_to(len);
+        let (connection, protocol) = request.finish(&head, &buf, self.config.limits.clone())?;
+        Conn::from_parts(stream, connection, protocol, self.config)
+    }
 
-/// Connects and performs the handshake, all within `dial.timeout`.
-pub(crate) fn connect(dial: Dial) -> Result<Conn> {
-    let deadline = Deadline::after(dial.timeout, "connecting");
-    let target = &dial.target;
-    let tcp = match &dial.proxy {
-        Some(proxy) => {
-            tracing::debug!(?proxy, host = %target.host, "connecting through a proxy");
-            tunnel(proxy, &target.host, target.port, &deadline)?
-        }
-        None => connect_tcp(&target.host, target.port, &deadline)?,
-    };
-    let _ = tcp.set_nodelay(true);
-    tcp.set_write_timeout(Some(deadline.left()?))?;
-    let mut stream = match target.secure {
+    /// The TCP connection (through the proxy, if any) and TLS, if asked for.
+    fn open_transport_blocking(
+        &self,
+        target: &Target,
+        deadline: &Deadline,
+    ) -> Result<MaybeTlsStream> {
+        let tcp = match self.proxy_for(target)? {
+            Some(proxy) => {
+                tracing::debug!(?proxy, host = %target.host, "connecting through a proxy");
+                tunnel(&proxy, &target.host, target.port, deadline)?
+            }
+            None => connect_tcp(&target.host, target.port, deadline)?,
+        };
+        let _ = tcp.set_nodelay(true);
+        tcp.set_write_timeout(Some(deadline.left()?))?;
         #[cfg(feature = "tls")]
-        true => tls_handshake(dial.tls.as_ref(), &target.host, tcp, &deadline)?,
-        _ => Stream::Plain(tcp),
-    };
-    stream
-        .write_all(&dial.request.encode()?)
-        .map_err(|e| deadline.explain(e))?;
-    let mut buf = BytesMut::with_capacity(1024);
-    let max = dial.config.limits.max_head_size;
-    let len = read_head_blocking(&mut stream, &mut buf, max, |s| {
-        s.set_read_timeout(Some(deadline.left().map_err(io::Error::other)?))
-    })
-    .map_err(|e| deadline.explain_error(e))?;
-    let head = buf.split_to(len);
-    let (conn, protocol) = finish_handshake(&dial.request, &head, &buf, &dial.config)?;
-    Conn::from_parts(stream, conn, protocol, dial.config)
+        if target.secure {
+            let tls = self.tls.clone().unwrap_or_default();
+            return tls_connect(&tls, &target.host, tcp, deadline);
+        }
+        Ok(MaybeTlsStream::Plain(tcp))
+    }
 }
 
 fn connect_tcp(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream> {
@@ -80,6 +87,7 @@ fn connect_tcp(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream> 
     })
 }
 
+/// Connects to `proxy` and asks it for a tunnel to `host:port`.
 fn tunnel(proxy: &Proxy, host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream> {
     let (proxy_host, proxy_port) = proxy.endpoint();
     let mut tcp = connect_tcp(proxy_host, proxy_port, deadline)?;
@@ -87,40 +95,10 @@ fn tunnel(proxy: &Proxy, host: &str, port: u16, deadline: &Deadline) -> Result<T
     tcp.write_all(&proxy.connect_request(host, port))
         .map_err(|e| deadline.explain(e))?;
     let mut buf = BytesMut::with_capacity(512);
-    let len = read_head_blocking(&mut tcp, &mut buf, MAX_PROXY_HEAD, |s| {
-        s.set_read_timeout(Some(deadline.left().map_err(io::Error::other)?))
-    })
-    .map_err(|e| deadline.explain_error(e))?;
+    let len = read_head(&mut tcp, &mut buf, MAX_PROXY_HEAD, deadline).map_err(|e| match e {
+        timeout @ Error::Timeout { .. } => timeout,
+        other => proxy.no_answer(other),
+    })?;
     proxy.check_tunnel(&buf, len)?;
     Ok(tcp)
-}
-
-#[cfg(feature = "tls")]
-fn tls_handshake(
-    tls: Option<&ClientTls>,
-    host: &str,
-    mut tcp: TcpStream,
-    deadline: &Deadline,
-) -> Result<Stream> {
-    use rustls::pki_types::ServerName;
-    let config = tls.map_or_else(|| ClientTls::default().config(), ClientTls::config);
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| Error::Url {
-        url: host.to_owned(),
-        reason: "the host is not a valid TLS server name".into(),
-    })?;
-    let mut conn =
-        rustls::ClientConnection::new(config, name).map_err(|e| Error::TlsConfig(e.to_string()))?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut DeadlineIo::new(&mut tcp, deadline))
-            .map_err(|source| match is_timeout(&source) {
-                true => deadline.expired(),
-                false => Error::TlsHandshake {
-                    peer: host.to_owned(),
-                    source,
-                },
-            })?;
-    }
-    Ok(Stream::ClientTls(Box::new(rustls::StreamOwned::new(
-        conn, tcp,
-    ))))
 }

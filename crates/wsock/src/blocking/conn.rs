@@ -6,12 +6,11 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, Bytes};
 use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
 
-use super::transport::{Stream, Transport};
+use super::deadline::is_timeout;
+use super::transport::{read_into, MaybeTlsStream, Transport};
 use crate::budget::{account_received, ReadBudget, Share};
 use crate::config::Config;
-use crate::error::Error;
-use crate::handshake_io::read_some;
-use crate::Result;
+use crate::error::{Error, Result};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 8 << 10;
@@ -45,7 +44,7 @@ pub enum PayloadType {
 /// # Ok(())
 /// # }
 /// ```
-pub struct Conn<S: Transport = Stream> {
+pub struct Conn<S: Transport = MaybeTlsStream> {
     io: S,
     conn: Connection,
     protocol: Option<String>,
@@ -169,7 +168,7 @@ impl<S: Transport> Conn<S> {
             if let Err(error) = self.arm_read_timeout() {
                 return Err(self.give_up(error));
             }
-            match read_some(&mut self.io, self.conn.input_buffer(), READ_CHUNK) {
+            match read_into(&mut self.io, self.conn.input_buffer(), READ_CHUNK) {
                 Ok(0) => {
                     if self.conn.state() == State::Open {
                         self.error.get_or_insert(Error::AbnormalClosure);
@@ -273,14 +272,6 @@ impl<S: Transport> Conn<S> {
         self.error = None;
         error.into()
     }
-}
-
-/// Whether a socket error is its timeout expiring (`WouldBlock` on Unix).
-pub(crate) fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 impl<S: Transport> Read for Conn<S> {

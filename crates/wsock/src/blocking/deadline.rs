@@ -6,9 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::conn::is_timeout;
-use crate::error::Error;
-use crate::Result;
+use crate::error::{Error, Result};
 
 /// Time left for one task, and the error once it is gone.
 pub(crate) struct Deadline {
@@ -49,14 +47,14 @@ impl Deadline {
             Error::Io(error)
         }
     }
+}
 
-    /// [`explain`](Self::explain) for errors already converted.
-    pub(crate) fn explain_error(&self, error: Error) -> Error {
-        match error {
-            Error::Io(io) => self.explain(io),
-            other => other,
-        }
-    }
+/// Whether a socket error is its timeout expiring (`WouldBlock` on Unix).
+pub(crate) fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// A TCP stream whose every read and write may take only what is left of a deadline,

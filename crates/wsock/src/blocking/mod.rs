@@ -56,10 +56,13 @@ mod deadline;
 mod server;
 mod transport;
 
-pub(crate) use client::{connect, Dial};
 pub use conn::{Conn, PayloadType};
 pub use server::{accept, accept_with, Server};
-pub use transport::{Stream, Transport};
+pub use transport::{MaybeTlsStream, Transport};
+
+/// The former name of [`MaybeTlsStream`].
+#[deprecated(note = "renamed MaybeTlsStream, like the async shell's stream")]
+pub type Stream = MaybeTlsStream;
 
 /// Connects to `url` offering the subprotocol `protocol` (none if empty) and sending
 /// `origin` as `Origin` (none if empty): Go's `websocket.Dial`. For more settings, use

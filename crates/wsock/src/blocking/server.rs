@@ -2,7 +2,7 @@
 //! connection.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,16 +14,16 @@ use wsock_proto::handshake::server::{
 };
 
 use super::conn::Conn;
-use super::deadline::{Deadline, DeadlineIo};
-use super::transport::{Stream, Transport};
+use super::deadline::Deadline;
+#[cfg(feature = "tls")]
+use super::transport::tls_accept;
+use super::transport::{read_head, MaybeTlsStream, Transport};
+use crate::accept_options::{over_limit, route_exists, AcceptOptions};
 use crate::budget::ReadBudget;
 use crate::config::Config;
-use crate::error::Error;
-use crate::handshake_io::read_head_blocking;
-use crate::server::{over_limit, route_exists, AcceptOptions};
+use crate::error::{Error, Result};
 #[cfg(feature = "tls")]
 use crate::tls::ServerTls;
-use crate::Result;
 
 /// Accepts a WebSocket on `stream` with default options, for any path.
 pub fn accept(stream: TcpStream) -> Result<Conn<TcpStream>> {
@@ -46,10 +46,7 @@ where
     let deadline = Deadline::after(options.handshake_timeout, "the opening handshake");
     let mut buf = BytesMut::with_capacity(1024);
     let max = options.limits().max_head_size;
-    let read = read_head_blocking(&mut stream, &mut buf, max, |s| {
-        s.set_read_timeout(Some(deadline.left().map_err(io::Error::other)?))
-    });
-    let request = match read.map_err(|e| deadline.explain_error(e)) {
+    let request = match read_head(&mut stream, &mut buf, max, &deadline) {
         Ok(len) => parse_head(&buf.split_to(len), options.limits()),
         Err(Error::Handshake(error)) => Err(error),
         Err(other) => return Err(other),
@@ -300,36 +297,14 @@ impl Shared {
     }
 
     /// The TLS handshake, if this server has TLS.
-    fn secure(&self, tcp: TcpStream) -> Result<Stream> {
+    fn secure(&self, tcp: TcpStream) -> Result<MaybeTlsStream> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            return tls_accept(tls, tcp, self.options.handshake_timeout);
+            let deadline = Deadline::after(self.options.handshake_timeout, "the TLS handshake");
+            return tls_accept(tls, tcp, &deadline);
         }
-        Ok(Stream::Plain(tcp))
+        Ok(MaybeTlsStream::Plain(tcp))
     }
-}
-
-#[cfg(feature = "tls")]
-fn tls_accept(tls: &ServerTls, mut tcp: TcpStream, timeout: std::time::Duration) -> Result<Stream> {
-    let deadline = Deadline::after(timeout, "the TLS handshake");
-    let peer = tcp
-        .peer_addr()
-        .map_or_else(|_| "?".into(), |a| a.to_string());
-    let mut conn =
-        rustls::ServerConnection::new(tls.config()).map_err(|e| Error::TlsConfig(e.to_string()))?;
-    while conn.is_handshaking() {
-        conn.complete_io(&mut DeadlineIo::new(&mut tcp, &deadline))
-            .map_err(|source| match deadline.explain(source) {
-                Error::Io(source) => Error::TlsHandshake {
-                    peer: peer.clone(),
-                    source,
-                },
-                timeout => timeout,
-            })?;
-    }
-    Ok(Stream::ServerTls(Box::new(rustls::StreamOwned::new(
-        conn, tcp,
-    ))))
 }
 
 #[cfg(test)]

@@ -19,11 +19,10 @@ use wsock_proto::{
     CloseCode, CloseFrame, Connection, Event, Message, PreparedMessage, Role, State,
 };
 
+use super::send::SendFuture;
 use crate::budget::{ReadBudget, Share, WriteBudget};
 use crate::config::Config;
-use crate::error::Error;
-use crate::send::SendFuture;
-use crate::Result;
+use crate::error::{Error, Result};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 << 10;
@@ -43,7 +42,7 @@ const MAX_WRITE_SLICES: usize = 32;
 /// [`peer_close_frame`](Self::peer_close_frame) for the peer's code and reason).
 /// `WebSocket` is also a [`Stream`] of messages and a [`Sink`] of messages, and
 /// [`split`](Self::split)s into halves for two tasks.
-pub struct WebSocket<S = crate::MaybeTlsStream> {
+pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     io: S,
     conn: Connection,
     protocol: Option<Box<str>>,
@@ -344,7 +343,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Splits into a receiving and a sending half, usable from two tasks.
     pub fn split(self) -> (crate::ReadHalf<S>, crate::WriteHalf<S>) {
-        crate::split::split(self)
+        super::split::split(self)
     }
 
     /// Polls for the next message; see [`recv`](Self::recv).

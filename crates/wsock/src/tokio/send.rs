@@ -7,7 +7,8 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wsock_proto::Message;
 
-use crate::{Result, WebSocket};
+use super::websocket::WebSocket;
+use crate::error::Result;
 
 /// Sends one message: the future [`WebSocket::send`] returns.
 ///

@@ -16,9 +16,8 @@ use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite};
 use wsock_proto::{CloseCode, CloseFrame, Message};
 
-use crate::error::Error;
-use crate::stream::WebSocket;
-use crate::Result;
+use super::websocket::WebSocket;
+use crate::error::{Error, Result};
 
 #[derive(Default)]
 struct BothHalves {

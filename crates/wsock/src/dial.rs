@@ -1,25 +1,20 @@
-//! Connecting to WebSocket servers.
+//! What both shells need to open a WebSocket: the [`Client`] builder, the URL's
+//! target, the proxy choice and the request to send. Opening the connection is the
+//! shell's: [`Client::connect`] in the tokio shell, [`Client::connect_blocking`] in
+//! the blocking one.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use http::header::{HeaderName, HeaderValue};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 use url::Url;
-use wsock_proto::handshake::client::UpgradeRequest;
-use wsock_proto::{Connection, DeflateConfig, Role};
+use wsock_proto::handshake::client::ClientHandshake;
+use wsock_proto::DeflateConfig;
 
 use crate::config::Config;
-use crate::error::Error;
-use crate::handshake_io::read_head;
+use crate::error::{Error, Result};
 use crate::proxy::{self, Proxy};
-use crate::stream::WebSocket;
 #[cfg(feature = "tls")]
 use crate::tls::ClientTls;
-use crate::transport::MaybeTlsStream;
-use crate::Result;
 
 /// Connects to a `ws://` or `wss://` URL: the seed's
 /// `websocket.Dial(url, protocol, origin)`, and more.
@@ -44,12 +39,12 @@ pub struct Client {
     origin: Option<String>,
     protocols: Vec<String>,
     headers: Vec<(String, String)>,
-    connect_timeout: Duration,
-    config: Config,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) config: Config,
     deflate: Vec<DeflateConfig>,
     proxy: ProxyChoice,
     #[cfg(feature = "tls")]
-    tls: Option<ClientTls>,
+    pub(crate) tls: Option<ClientTls>,
 }
 
 /// How the client finds its proxy.
@@ -150,46 +145,6 @@ impl Client {
         self
     }
 
-    /// Connects, performs the handshake, and returns the open WebSocket.
-    pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>> {
-        let target = parse_url(&self.url)?;
-        let request = self.upgrade_request(&target)?;
-        let timeout = self.connect_timeout;
-        let connecting = async {
-            let stream = self.open_transport(&target).await?;
-            client_handshake(stream, request, self.config.clone()).await
-        };
-        tokio::time::timeout(timeout, connecting)
-            .await
-            .map_err(|_| Error::Timeout {
-                what: "connecting",
-                after: timeout,
-            })?
-    }
-
-    /// The TCP connection (through the proxy, if any) and TLS, if asked for.
-    async fn open_transport(&self, target: &Target) -> Result<MaybeTlsStream> {
-        let tcp = match self.proxy_for(target)? {
-            Some(proxy) => {
-                tracing::debug!(?proxy, host = %target.host, "connecting through a proxy");
-                proxy.tunnel(&target.host, target.port).await?
-            }
-            None => TcpStream::connect((target.host.as_str(), target.port))
-                .await
-                .map_err(|source| Error::Connect {
-                    addr: format!("{}:{}", target.host, target.port),
-                    source,
-                })?,
-        };
-        let _ = tcp.set_nodelay(true);
-        #[cfg(feature = "tls")]
-        if target.secure {
-            let tls = self.tls.clone().unwrap_or_default();
-            return tls.connect(&target.host, tcp).await;
-        }
-        Ok(MaybeTlsStream::Plain(tcp))
-    }
-
     /// The proxy to tunnel through for `target`, if any.
     pub(crate) fn proxy_for(&self, target: &Target) -> Result<Option<Proxy>> {
         match &self.proxy {
@@ -204,37 +159,15 @@ impl Client {
         }
     }
 
-    /// [`connect`](Self::connect) for programs without an async runtime: blocks until
-    /// the WebSocket is open (or the connect timeout has passed).
-    ///
-    /// ```no_run
-    /// # fn run() -> wsock::Result<()> {
-    /// let mut ws = wsock::Client::new("wss://example.com/feed")
-    ///     .protocol("v2.feed")
-    ///     .connect_blocking()?;
-    /// while let Some(message) = ws.recv()? {
-    ///     println!("{message:?}");
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn connect_blocking(self) -> Result<crate::blocking::Conn> {
+    /// Where to connect, and the handshake to perform there.
+    pub(crate) fn prepare(&self) -> Result<(Target, ClientHandshake)> {
         let target = parse_url(&self.url)?;
-        let request = self.upgrade_request(&target)?;
-        let proxy = self.proxy_for(&target)?;
-        crate::blocking::connect(crate::blocking::Dial {
-            target,
-            request,
-            proxy,
-            #[cfg(feature = "tls")]
-            tls: self.tls.clone(),
-            timeout: self.connect_timeout,
-            config: self.config.clone(),
-        })
+        let handshake = self.handshake(&target)?;
+        Ok((target, handshake))
     }
 
-    pub(crate) fn upgrade_request(&self, target: &Target) -> Result<UpgradeRequest> {
-        let mut request = UpgradeRequest::new(&target.host_header, &target.resource);
+    fn handshake(&self, target: &Target) -> Result<ClientHandshake> {
+        let mut request = ClientHandshake::new(&target.host_header, &target.resource);
         if let Some(origin) = &self.origin {
             request = request.origin(origin);
         }
@@ -307,46 +240,6 @@ fn parse_url(text: &str) -> Result<Target> {
         host_header,
         resource,
     })
-}
-
-/// Performs the client's opening handshake on an already-connected `stream`.
-pub async fn client_handshake<S>(
-    mut stream: S,
-    request: UpgradeRequest,
-    config: Config,
-) -> Result<WebSocket<S>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    stream.write_all(&request.encode()?).await?;
-    stream.flush().await?;
-    let mut buf = BytesMut::with_capacity(1024);
-    let len = read_head(&mut stream, &mut buf, config.limits.max_head_size).await?;
-    let head = buf.split_to(len);
-    let (conn, protocol) = finish_handshake(&request, &head, &buf, &config)?;
-    Ok(WebSocket::from_parts(
-        stream,
-        conn,
-        protocol,
-        Arc::new(config),
-    ))
-}
-
-/// Checks the server's response `head` to `request` and sets up the connection it
-/// agreed to; `rest` is what followed the head, the start of the WebSocket stream.
-pub(crate) fn finish_handshake(
-    request: &UpgradeRequest,
-    head: &[u8],
-    rest: &[u8],
-    config: &Config,
-) -> Result<(Connection, Option<String>)> {
-    let accepted = request.validate_response(head, &config.limits)?;
-    let mut conn = Connection::with_limits(Role::Client, config.limits.clone());
-    if let Some((params, deflate)) = &accepted.deflate {
-        conn.enable_deflate(params, deflate);
-    }
-    conn.receive_data(rest);
-    Ok((conn, accepted.protocol))
 }
 
 #[cfg(test)]

@@ -1,0 +1,98 @@
+//! The tokio shell's client: TCP (maybe through a proxy), TLS, then the handshake.
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wsock_proto::handshake::client::ClientHandshake;
+
+use super::transport::{read_head, tls_connect, MaybeTlsStream};
+use super::websocket::WebSocket;
+use crate::config::Config;
+use crate::dial::{Client, Target};
+use crate::error::{Error, Result};
+use crate::proxy::{Proxy, MAX_PROXY_HEAD};
+
+impl Client {
+    /// Connects, performs the handshake, and returns the open WebSocket.
+    pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>> {
+        let (target, request) = self.prepare()?;
+        let timeout = self.connect_timeout;
+        let connecting = async {
+            let stream = self.open_transport(&target).await?;
+            client_handshake(stream, request, self.config.clone()).await
+        };
+        tokio::time::timeout(timeout, connecting)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "connecting",
+                after: timeout,
+            })?
+    }
+
+    /// The TCP connection (through the proxy, if any) and TLS, if asked for.
+    async fn open_transport(&self, target: &Target) -> Result<MaybeTlsStream> {
+        let tcp = match self.proxy_for(target)? {
+            Some(proxy) => {
+                tracing::debug!(?proxy, host = %target.host, "connecting through a proxy");
+                tunnel(&proxy, &target.host, target.port).await?
+            }
+            None => TcpStream::connect((target.host.as_str(), target.port))
+                .await
+                .map_err(|source| Error::Connect {
+                    addr: format!("{}:{}", target.host, target.port),
+                    source,
+                })?,
+        };
+        let _ = tcp.set_nodelay(true);
+        #[cfg(feature = "tls")]
+        if target.secure {
+            let tls = self.tls.clone().unwrap_or_default();
+            return tls_connect(&tls, &target.host, tcp).await;
+        }
+        Ok(MaybeTlsStream::Plain(tcp))
+    }
+}
+
+/// Connects to `proxy` and asks it for a tunnel to `host:port`.
+async fn tunnel(proxy: &Proxy, host: &str, port: u16) -> Result<TcpStream> {
+    let (proxy_host, proxy_port) = proxy.endpoint();
+    let mut tcp = TcpStream::connect((proxy_host, proxy_port))
+        .await
+        .map_err(|source| Error::Connect {
+            addr: proxy.address(),
+            source,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    tcp.write_all(&proxy.connect_request(host, port)).await?;
+    let mut buf = BytesMut::with_capacity(512);
+    let len = read_head(&mut tcp, &mut buf, MAX_PROXY_HEAD)
+        .await
+        .map_err(|e| proxy.no_answer(e))?;
+    proxy.check_tunnel(&buf, len)?;
+    Ok(tcp)
+}
+
+/// Performs the client's opening handshake on an already-connected `stream`.
+pub async fn client_handshake<S>(
+    mut stream: S,
+    request: ClientHandshake,
+    config: Config,
+) -> Result<WebSocket<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    stream.write_all(&request.encode()?).await?;
+    stream.flush().await?;
+    let mut buf = BytesMut::with_capacity(1024);
+    let len = read_head(&mut stream, &mut buf, config.limits.max_head_size).await?;
+    let head = buf.split_to(len);
+    let (connection, protocol) = request.finish(&head, &buf, config.limits.clone())?;
+    Ok(WebSocket::from_parts(
+        stream,
+        connection,
+        protocol,
+        Arc::new(config),
+    ))
+}
