@@ -2,16 +2,20 @@
 
 use std::sync::Arc;
 
+use std::io::IoSlice;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseFrame, MAX_REASON_LEN};
 use crate::deflate::{DeflateCodec, DeflateConfig, DeflateParams};
 use crate::error::{LocalError, ProtocolError};
-use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::keepalive::{Due, Keepalive, KeepaliveTimer};
 use crate::limits::Limits;
 use crate::mask::{apply_mask, MaskKeys};
 use crate::message::{Message, Utf8Bytes};
+use crate::output::Output;
+use crate::prepared::PreparedMessage;
 use crate::utf8::Utf8Validator;
 
 /// Payloads at least this long are written after their header instead of being copied
@@ -138,9 +142,10 @@ impl PartialMessage {
 ///
 /// Feed received bytes with [`receive_data`](Self::receive_data) (or read straight into
 /// [`input_buffer`](Self::input_buffer)), then call [`next_event`](Self::next_event)
-/// until it returns `Ok(None)`. Sending only queues bytes: write out
-/// [`pending_output`](Self::pending_output) and [`consume_output`](Self::consume_output)
-/// what was written. Pings are answered and close frames echoed automatically.
+/// until it returns `Ok(None)`. Sending only queues bytes, as one queue of chunks:
+/// write out [`output_slices`](Self::output_slices) (with one vectored write) and
+/// [`consume_output`](Self::consume_output) what was written. Pings are answered and
+/// close frames echoed automatically.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -149,7 +154,7 @@ pub struct Connection {
     /// pointer rather than a copy.
     limits: Arc<Limits>,
     input: BytesMut,
-    output: BytesMut,
+    output: Output,
     // Boxed: large, and only clients have them; idle server connections stay small.
     keys: Option<Box<MaskKeys>>,
     pending: Option<PendingFrame>,
@@ -181,7 +186,7 @@ impl Connection {
             state: State::Open,
             limits: limits.into(),
             input: BytesMut::new(),
-            output: BytesMut::new(),
+            output: Output::default(),
             keys: (role == Role::Client).then(|| Box::new(MaskKeys::new())),
             pending: None,
             partial: None,
@@ -389,9 +394,7 @@ impl Connection {
         if self.input.is_empty() && self.input.capacity() > 0 {
             self.input = BytesMut::new();
         }
-        if self.output.is_empty() && self.output.capacity() > 0 {
-            self.output = BytesMut::new();
-        }
+        self.output.release_if_empty();
     }
 
     /// Records that the transport reached EOF. Afterwards the connection is closed; see
@@ -403,18 +406,36 @@ impl Connection {
     }
 
     /// Bytes queued for the peer.
-    pub fn pending_output(&self) -> &[u8] {
-        &self.output
+    pub fn output_len(&self) -> usize {
+        self.output.len()
     }
 
-    /// Marks the first `n` bytes of [`pending_output`](Self::pending_output) as written.
+    /// Fills `slices` with the queued output in order (frames encoded here, and shared
+    /// chunks such as a [`PreparedMessage`]'s frame, uncopied), as many chunks as fit,
+    /// and returns how many it filled: the argument of one vectored write.
+    ///
+    /// ```
+    /// use std::io::IoSlice;
+    /// use wsock_proto::{Connection, Message, PreparedMessage, Role};
+    /// let mut server = Connection::new(Role::Server);
+    /// server.send_text("own").unwrap();
+    /// server.send_prepared(&PreparedMessage::new(Message::text("shared")).unwrap()).unwrap();
+    /// let mut slices = [IoSlice::new(&[]); 8];
+    /// assert_eq!(server.output_slices(&mut slices), 2);
+    /// assert_eq!(server.output_len(), slices[0].len() + slices[1].len());
+    /// ```
+    pub fn output_slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        self.output.slices(slices)
+    }
+
+    /// Marks the first `n` queued bytes as written.
     pub fn consume_output(&mut self, n: usize) {
-        self.output.advance(n);
+        self.output.consume(n);
     }
 
-    /// Takes all queued output at once.
+    /// Takes all queued output at once, in one buffer (copying shared chunks into it).
     pub fn take_output(&mut self) -> BytesMut {
-        self.output.split()
+        self.output.take_all()
     }
 
     /// The next event from buffered input, `Ok(None)` when more input is needed (or the
@@ -693,30 +714,24 @@ impl Connection {
 
     fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
         let mask = self.keys.as_mut().map(|keys| keys.next_key());
-        encode_frame(&mut self.output, opcode, fin, 0, mask, payload);
+        encode_frame(self.output.buffer(), opcode, fin, 0, mask, payload);
     }
 
-    /// For a large text or binary message on an open server connection that will not
-    /// compress it: the frame header alone and the payload (shared, not copied), to be
-    /// written in that order after [`pending_output`](Self::pending_output). `None`:
-    /// send the message with [`send`](Self::send) (small, compressed, or masked by a
-    /// client).
-    pub fn header_for_shared_payload(
+    /// Queues a text or binary message. On a server, a large payload that is not to be
+    /// compressed goes out from where it is, after its header, rather than copied
+    /// behind it.
+    fn queue_message(
         &mut self,
-        message: &Message,
-    ) -> Result<Option<(BytesMut, Bytes)>, LocalError> {
+        opcode: OpCode,
+        payload: &Bytes,
+        may_compress: bool,
+    ) -> Result<(), LocalError> {
         self.ensure_can_send()?;
-        let (opcode, payload) = match message {
-            Message::Text(text) => (OpCode::Text, text.clone().into_bytes()),
-            Message::Binary(data) => (OpCode::Binary, data.clone()),
-            _ => return Ok(None),
-        };
-        let len = message.payload().len();
-        let compressed = self.deflate.as_ref().is_some_and(|codec| codec.wants(len));
-        if self.role != Role::Server || len < SHARED_PAYLOAD_MIN || compressed {
-            return Ok(None);
+        let len = payload.len();
+        let compress = may_compress && self.deflate.as_ref().is_some_and(|c| c.wants(len));
+        if compress || self.role != Role::Server || len < SHARED_PAYLOAD_MIN {
+            return self.queue_data(opcode, payload, may_compress);
         }
-        let mut header = BytesMut::with_capacity(MAX_HEADER_LEN);
         FrameHeader {
             fin: true,
             rsv: 0,
@@ -724,8 +739,21 @@ impl Connection {
             mask: None,
             payload_len: len as u64,
         }
-        .encode(&mut header);
-        Ok(Some((header, payload)))
+        .encode(self.output.buffer());
+        self.output.push_shared(payload.clone());
+        Ok(())
+    }
+
+    /// Queues a message prepared once for many connections: on a server, its shared
+    /// frame as it is, after everything queued before it; on a client, which must mask
+    /// each frame with a key of its own, the message encoded again.
+    pub fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), LocalError> {
+        self.ensure_can_send()?;
+        if self.role == Role::Client {
+            return self.send(prepared.message());
+        }
+        self.output.push_shared(prepared.frame().clone());
+        Ok(())
     }
 
     fn ensure_can_send(&self) -> Result<(), LocalError> {
@@ -751,8 +779,8 @@ impl Connection {
     /// already (images, archives).
     pub fn send_uncompressed(&mut self, message: &Message) -> Result<(), LocalError> {
         match message {
-            Message::Text(text) => self.queue_data(OpCode::Text, text.as_bytes(), false),
-            Message::Binary(data) => self.queue_data(OpCode::Binary, data, false),
+            Message::Text(text) => self.queue_message(OpCode::Text, text.as_shared(), false),
+            Message::Binary(data) => self.queue_message(OpCode::Binary, data, false),
             other => self.send(other),
         }
     }
@@ -769,7 +797,7 @@ impl Connection {
                 let mut compressed = std::mem::take(&mut codec.scratch);
                 codec.compress(payload, &mut compressed);
                 let mask = self.keys.as_mut().map(|keys| keys.next_key());
-                encode_frame(&mut self.output, opcode, true, 0b100, mask, &compressed);
+                encode_frame(self.output.buffer(), opcode, true, 0b100, mask, &compressed);
                 // Keep a modest buffer for the next message, not the largest one seen.
                 if compressed.capacity() <= MIN_GROWTH {
                     codec.scratch = compressed;
@@ -808,8 +836,8 @@ impl Connection {
     /// Queues any [`Message`].
     pub fn send(&mut self, message: &Message) -> Result<(), LocalError> {
         match message {
-            Message::Text(text) => self.send_text(text),
-            Message::Binary(data) => self.send_binary(data),
+            Message::Text(text) => self.queue_message(OpCode::Text, text.as_shared(), true),
+            Message::Binary(data) => self.queue_message(OpCode::Binary, data, true),
             Message::Ping(data) => self.send_ping(data),
             Message::Pong(data) => self.send_pong(data),
             Message::Close(frame) => self.send_close(frame.clone()),

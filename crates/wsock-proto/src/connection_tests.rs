@@ -384,7 +384,7 @@ mod ping_pong {
             s.next_event().unwrap(),
             Some(Event::Pong(Bytes::from_static(b"x")))
         );
-        assert!(s.pending_output().is_empty());
+        assert!(s.output_len() == 0);
     }
 
     #[test]
@@ -696,7 +696,7 @@ mod deflate {
         let (mut c, mut s) = deflate_pair();
         let text = "hello hello hello hello hello hello";
         c.send_text(text).unwrap();
-        let wire = c.pending_output().to_vec();
+        let wire = c.take_output().to_vec();
         assert_eq!(wire[0], 0xC1, "FIN + RSV1 + text");
         assert!(wire.len() < text.len(), "compressed");
         s.receive_data(&wire);
@@ -735,7 +735,7 @@ mod deflate {
     fn control_frames_are_never_compressed() {
         let (mut c, _) = deflate_pair();
         c.send_ping(&[b'a'; 100]).unwrap();
-        assert_eq!(c.pending_output()[0], 0x89);
+        assert_eq!(c.take_output()[0], 0x89);
     }
 
     #[test]
@@ -862,7 +862,7 @@ mod keepalive {
         let (mut s, t0) = with_keepalive(Some(20), 10, None);
         assert_eq!(s.poll_timeout(), Some(t0 + 20 * SECOND));
         s.handle_timeout(t0 + 19 * SECOND).unwrap();
-        assert!(s.pending_output().is_empty());
+        assert!(s.output_len() == 0);
         s.handle_timeout(t0 + 20 * SECOND).unwrap();
         assert_eq!(
             sent(&mut s),
@@ -923,7 +923,7 @@ mod keepalive {
         let mut s = server();
         assert_eq!(s.poll_timeout(), None);
         s.handle_timeout(Instant::now() + 1000 * SECOND).unwrap();
-        assert!(s.pending_output().is_empty());
+        assert!(s.output_len() == 0);
     }
 }
 
@@ -938,7 +938,7 @@ fn idle_buffers_are_released_and_busy_ones_kept() {
     server.send_text("queued").unwrap();
     server.release_idle_buffers();
     assert_eq!(server.buffered_input(), 3);
-    assert!(!server.pending_output().is_empty());
+    assert!(server.output_len() > 0);
     server.receive_data(&wire[3..]);
     assert_eq!(
         server.next_event().unwrap(),
@@ -950,36 +950,46 @@ fn idle_buffers_are_released_and_busy_ones_kept() {
     assert_eq!(server.take_output().capacity(), 0);
 }
 
+/// Where each chunk of the queued output starts, in order.
+fn output_chunks(connection: &Connection) -> Vec<*const u8> {
+    let mut slices = [std::io::IoSlice::new(&[]); 8];
+    let count = connection.output_slices(&mut slices);
+    slices[..count].iter().map(|slice| slice.as_ptr()).collect()
+}
+
 #[test]
 fn large_server_payloads_go_out_after_their_header_uncopied() {
     let big = Message::binary(vec![9u8; crate::connection::SHARED_PAYLOAD_MIN]);
     let mut server = Connection::new(Role::Server);
-    let (header, payload) = server.header_for_shared_payload(&big).unwrap().unwrap();
+    server.send_text("before").unwrap();
+    server.send(&big).unwrap();
+    server.send_text("after").unwrap();
+    let chunks = output_chunks(&server);
+    assert_eq!(chunks.len(), 3, "own frames and header, payload, own frame");
     assert_eq!(
-        payload.as_ptr(),
+        chunks[1],
         big.payload().as_ptr(),
         "the same bytes, not a copy"
     );
     let mut expected = Connection::new(Role::Server);
-    expected.send(&big).unwrap();
-    let wire = expected.take_output();
-    assert_eq!(&wire[..header.len()], &header[..]);
-    assert_eq!(&wire[header.len()..], &payload[..]);
-    assert!(server.pending_output().is_empty(), "nothing was queued");
+    for message in [Message::text("before"), big.clone(), Message::text("after")] {
+        expected.send(&message).unwrap();
+    }
+    assert_eq!(server.take_output(), expected.take_output());
 
+    // Small payloads, clients (who mask) and compressed messages are encoded here.
     let small = Message::binary(vec![9u8; 100]);
-    assert_eq!(server.header_for_shared_payload(&small).unwrap(), None);
     let mut client = Connection::new(Role::Client);
-    assert_eq!(
-        client.header_for_shared_payload(&big).unwrap(),
-        None,
-        "clients mask"
-    );
     let mut deflating = Connection::new(Role::Server);
     deflating.enable_deflate(&Default::default(), &Default::default());
-    assert_eq!(deflating.header_for_shared_payload(&big).unwrap(), None);
-    server.send_close(None).unwrap();
-    assert!(server.header_for_shared_payload(&big).is_err());
+    for (connection, message) in [
+        (&mut server, &small),
+        (&mut client, &big),
+        (&mut deflating, &big),
+    ] {
+        connection.send(message).unwrap();
+        assert_eq!(output_chunks(connection).len(), 1);
+    }
 }
 
 mod incomplete_messages {

@@ -27,6 +27,7 @@ mod keepalive;
 mod limits;
 mod mask;
 mod message;
+mod output;
 mod prepared;
 mod utf8;
 

@@ -52,11 +52,6 @@ impl Message {
             Self::Close(_) => &[],
         }
     }
-
-    /// Whether this is a text or binary message (not a control frame).
-    pub fn is_data(&self) -> bool {
-        matches!(self, Self::Text(_) | Self::Binary(_))
-    }
 }
 
 /// Bytes known to be valid UTF-8: the payload of a text message, shared without copying.
@@ -95,6 +90,11 @@ impl Utf8Bytes {
     /// The underlying shared bytes.
     pub fn into_bytes(self) -> Bytes {
         self.0
+    }
+
+    /// The underlying shared bytes, to share rather than copy.
+    pub(crate) fn as_shared(&self) -> &Bytes {
+        &self.0
     }
 }
 

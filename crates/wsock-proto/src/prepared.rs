@@ -2,11 +2,9 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::connection::Connection;
 use crate::error::LocalError;
 use crate::frame::{encode_frame, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::message::Message;
-use crate::Role;
 
 /// A message with its server frame (unmasked, uncompressed, final) encoded once, so
 /// that a server can send it to any number of connections by sharing the bytes.
@@ -62,23 +60,10 @@ impl PreparedMessage {
     }
 }
 
-impl Connection {
-    /// Whether a [`PreparedMessage`]'s frame may be written to this connection as it
-    /// is, after everything in [`pending_output`](Self::pending_output): `Ok(true)` on
-    /// an open server connection, `Ok(false)` on a client (which must
-    /// [`send`](Self::send) the message, masked), and an error once closing.
-    pub fn may_share_frames(&self) -> Result<bool, LocalError> {
-        if self.state() != crate::State::Open {
-            return Err(LocalError::ConnectionClosed);
-        }
-        Ok(self.role() == Role::Server)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CloseCode, CloseFrame, Event};
+    use crate::{CloseCode, CloseFrame, Connection, Event, Role};
 
     #[test]
     fn a_prepared_frame_is_what_send_would_write_on_a_server() {
@@ -106,12 +91,23 @@ mod tests {
     }
 
     #[test]
-    fn only_open_servers_share_frames() {
+    fn servers_share_the_frame_clients_encode_their_own_and_closing_ones_refuse() {
+        let prepared = PreparedMessage::new(Message::binary(vec![1u8; 300])).unwrap();
         let mut server = Connection::new(Role::Server);
-        assert_eq!(server.may_share_frames(), Ok(true));
-        assert_eq!(Connection::new(Role::Client).may_share_frames(), Ok(false));
+        server.send_prepared(&prepared).unwrap();
+        let mut slices = [std::io::IoSlice::new(&[]); 2];
+        assert_eq!(server.output_slices(&mut slices), 1);
+        assert_eq!(slices[0].as_ptr(), prepared.frame().as_ptr(), "copied");
+        let mut client = Connection::new(Role::Client);
+        client.send_prepared(&prepared).unwrap();
+        let masked = client.take_output();
+        assert_eq!(masked.len(), prepared.frame().len() + 4);
+        assert_ne!(&masked[6..], &prepared.frame()[4..], "not masked");
         server.send_close(None).unwrap();
-        assert_eq!(server.may_share_frames(), Err(LocalError::ConnectionClosed));
+        assert_eq!(
+            server.send_prepared(&prepared),
+            Err(LocalError::ConnectionClosed)
+        );
         // A deflate peer takes the uncompressed frame as it is.
         let prepared = PreparedMessage::new(Message::text("plain")).unwrap();
         let mut client = Connection::new(Role::Client);

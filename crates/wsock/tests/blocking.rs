@@ -278,3 +278,31 @@ fn the_blocking_client_goes_through_a_proxy() {
     assert_eq!(proxy.tunnels(), vec![addr.to_string()]);
     drop(runtime);
 }
+
+#[test]
+fn a_blocking_server_sends_prepared_and_large_messages_in_order() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let big = Message::binary(vec![5u8; 100_000]);
+    let prepared = wsock::PreparedMessage::new(Message::text("to everyone")).unwrap();
+    let sent = [
+        Message::text("first"),
+        big.clone(),
+        prepared.message().clone(),
+    ];
+    std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut ws = blocking::accept(tcp).unwrap();
+        ws.send(Message::text("first")).unwrap();
+        ws.send(big).unwrap();
+        ws.send_prepared(&prepared).unwrap();
+        ws.close(CloseCode::NORMAL, "").unwrap();
+    });
+    bounded(move || {
+        let mut ws = blocking::dial(&format!("ws://{addr}/"), "", "").unwrap();
+        for expected in sent {
+            assert_eq!(ws.recv().unwrap(), Some(expected));
+        }
+        assert_eq!(ws.recv().unwrap(), None);
+    });
+}

@@ -1,10 +1,12 @@
 //! `Conn`: a WebSocket on a blocking stream, Go's `*websocket.Conn`.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use wsock_proto::{CloseCode, CloseFrame, Connection, Event, Message, Role, State};
+use wsock_proto::{
+    CloseCode, CloseFrame, Connection, Event, Message, PreparedMessage, Role, State,
+};
 
 use super::deadline::is_timeout;
 use super::transport::{read_into, MaybeTlsStream, Transport};
@@ -14,6 +16,9 @@ use crate::error::{Error, Result};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 8 << 10;
+
+/// Most buffers handed to one vectored write.
+const MAX_WRITE_SLICES: usize = 32;
 
 /// How [`Conn`]'s [`Write`] implementation frames what it is given.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -197,6 +202,27 @@ impl<S: Transport> Conn<S> {
         self.flush_output().map_err(|error| self.give_up(error))
     }
 
+    /// Sends a message prepared once for many connections (see
+    /// [`PreparedMessage`]): a server writes the shared frame without encoding or
+    /// copying it; a client encodes it as usual.
+    pub fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<()> {
+        if self.transport_closed {
+            return Err(Error::ConnectionClosed);
+        }
+        self.conn.send_prepared(prepared)?;
+        self.flush_output().map_err(|error| self.give_up(error))
+    }
+
+    /// Sends a message without compressing it (for payloads already compressed, such
+    /// as images), even when permessage-deflate is on.
+    pub fn send_uncompressed(&mut self, message: Message) -> Result<()> {
+        if self.transport_closed {
+            return Err(Error::ConnectionClosed);
+        }
+        self.conn.send_uncompressed(&message)?;
+        self.flush_output().map_err(|error| self.give_up(error))
+    }
+
     /// Sends a ping; the pong is taken care of while reading.
     pub fn ping(&mut self, payload: impl Into<Bytes>) -> Result<()> {
         self.send(Message::Ping(payload.into()))
@@ -248,21 +274,30 @@ impl<S: Transport> Conn<S> {
         }
     }
 
+    /// Writes all queued output, one vectored write per try, and flushes.
     fn flush_output(&mut self) -> Result<()> {
-        if self.conn.pending_output().is_empty() {
-            return Ok(());
+        while self.conn.output_len() > 0 {
+            let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
+            let count = self.conn.output_slices(&mut slices);
+            match self.io.write_vectored(&slices[..count]) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(written) => self.conn.consume_output(written),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(self.write_error(error)),
+            }
         }
-        let output = self.conn.take_output();
-        let written = self.io.write_all(&output).and_then(|()| self.io.flush());
-        written.map_err(
-            |error| match (is_timeout(&error), self.config.write_timeout) {
-                (true, Some(after)) => Error::Timeout {
-                    what: "writing to the peer (it stopped reading)",
-                    after,
-                },
-                _ => Error::Io(error),
+        self.io.flush().map_err(|error| self.write_error(error))
+    }
+
+    /// A failed write: the write timeout, if that is what ended it.
+    fn write_error(&self, error: io::Error) -> Error {
+        match (is_timeout(&error), self.config.write_timeout) {
+            (true, Some(after)) => Error::Timeout {
+                what: "writing to the peer (it stopped reading)",
+                after,
             },
-        )
+            _ => Error::Io(error),
+        }
     }
 
     /// After an I/O failure the stream is in an unknown state: nothing more is tried.

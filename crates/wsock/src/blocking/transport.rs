@@ -99,6 +99,10 @@ impl Write for MaybeTlsStream {
         forward!(self, s => s.write(buf))
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        forward!(self, s => s.write_vectored(bufs))
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         forward!(self, s => s.flush())
     }

@@ -1,6 +1,5 @@
 //! `WebSocket`: drives a [`Connection`] over any `AsyncRead + AsyncWrite`.
 
-use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
 use std::io::IoSlice;
 use std::mem::MaybeUninit;
@@ -8,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -63,25 +62,12 @@ pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     keepalive_timer: Option<Pin<Box<Sleep>>>,
     /// Runs while output waits for the socket; progress restarts it.
     write_timer: Option<Pin<Box<Sleep>>>,
-    /// Output that goes before the connection's own: shared frames of
-    /// [`PreparedMessage`]s, and what the connection had queued before them. Boxed,
-    /// since most connections never have any; kept once made, since the ones that do
-    /// (broadcast members, large messages) have some for every message.
-    shared: Option<Box<SharedOutput>>,
     /// Whether `recv` returned a message since the last `send`: the one case in which
     /// a send may leave its frame queued (see [`Config::batch_writes`]).
     received_since_send: bool,
     /// Writes what is still queued, without waiting, when the WebSocket is dropped
     /// (a function pointer because `Drop` cannot require `S: AsyncWrite`).
     write_on_drop: fn(&mut Self),
-}
-
-/// Chunks written as they are, without copying them into the connection's buffer.
-#[derive(Default)]
-struct SharedOutput {
-    chunks: VecDeque<Bytes>,
-    /// Their total length.
-    len: usize,
 }
 
 impl<S> Drop for WebSocket<S> {
@@ -131,7 +117,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             read_share: None,
             keepalive_timer: None,
             write_timer: None,
-            shared: None,
             received_since_send: false,
             write_on_drop: Self::write_without_waiting,
         }
@@ -210,7 +195,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Bytes queued for the socket.
     fn output_len(&self) -> usize {
-        self.shared.as_ref().map_or(0, |shared| shared.len) + self.conn.pending_output().len()
+        self.conn.output_len()
     }
 
     /// Whether sending must first wait for this connection's own output to drain.
@@ -535,45 +520,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// One write of queued output: the shared chunks, then the connection's own, in
-    /// one vectored write when there are several.
+    /// One write of queued output, vectored when it is in several chunks.
     fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        let own = self.conn.pending_output();
-        let Some(shared) = self.shared.as_deref().filter(|s| !s.chunks.is_empty()) else {
-            return Pin::new(&mut self.io).poll_write(cx, own);
-        };
         let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
-        let mut count = 0;
-        for chunk in shared.chunks.iter().take(MAX_WRITE_SLICES - 1) {
-            slices[count] = IoSlice::new(chunk);
-            count += 1;
+        match self.conn.output_slices(&mut slices) {
+            1 => Pin::new(&mut self.io).poll_write(cx, &slices[0]),
+            count => Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]),
         }
-        if !own.is_empty() && count == shared.chunks.len() {
-            slices[count] = IoSlice::new(own);
-            count += 1;
-        }
-        Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count])
     }
 
     /// Drops `written` bytes from the front of the queued output.
-    fn consume_written(&mut self, mut written: usize) {
-        while written > 0 {
-            let Some(shared) = self.shared.as_deref_mut() else {
-                self.conn.consume_output(written);
-                return;
-            };
-            let Some(chunk) = shared.chunks.front_mut() else {
-                self.conn.consume_output(written);
-                return;
-            };
-            let taken = written.min(chunk.len());
-            chunk.advance(taken);
-            shared.len -= taken;
-            written -= taken;
-            if chunk.is_empty() {
-                shared.chunks.pop_front();
-            }
-        }
+    fn consume_written(&mut self, written: usize) {
+        self.conn.consume_output(written);
     }
 
     /// While the socket takes nothing: pending, or an error once the write timeout has
@@ -617,41 +575,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Queues a prepared message: on a server, its shared frame, after everything
-    /// queued before it.
+    /// Queues a prepared message (see [`Connection::send_prepared`]).
     pub(crate) fn start_send_prepared(&mut self, prepared: &PreparedMessage) -> Result<()> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
         }
-        if !self.conn.may_share_frames()? {
-            return self.start_send_message(prepared.message());
-        }
-        self.queue_shared([prepared.frame().clone()]);
-        Ok(())
-    }
-
-    /// Queues `chunks` to be written as they are, after what the connection has
-    /// already queued.
-    fn queue_shared(&mut self, chunks: impl IntoIterator<Item = Bytes>) {
-        let own = self.conn.take_output().freeze();
-        let shared = self.shared.get_or_insert_with(Default::default);
-        for chunk in std::iter::once(own).chain(chunks) {
-            if !chunk.is_empty() {
-                shared.len += chunk.len();
-                shared.chunks.push_back(chunk);
-            }
-        }
+        self.conn.send_prepared(prepared)?;
         self.account();
+        Ok(())
     }
 
     pub(crate) fn start_send_message(&mut self, message: &Message) -> Result<()> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
-        }
-        if let Some((header, payload)) = self.conn.header_for_shared_payload(message)? {
-            // A large payload goes out from where it is, after its header.
-            self.queue_shared([header.freeze(), payload]);
-            return Ok(());
         }
         self.conn.send(message)?;
         self.account();

@@ -1,0 +1,165 @@
+//! What a connection has queued for the peer: one queue of byte chunks in order, like
+//! websockets' `data_to_send()`. Frames encoded here go into an open tail buffer;
+//! shared chunks (a [`PreparedMessage`](crate::PreparedMessage)'s frame, a large
+//! payload) join the queue as they are, without a copy, after the tail is closed off.
+//! A shell drains it with one vectored write.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    /// Chunks that go before `tail`. Boxed, since most connections never have any;
+    /// kept once made, since the ones that do (broadcast members, large messages)
+    /// have some for every message.
+    chunks: Option<Box<Chunks>>,
+    /// Frames encoded since the last shared chunk.
+    tail: BytesMut,
+}
+
+#[derive(Debug, Default)]
+struct Chunks {
+    queue: VecDeque<Bytes>,
+    /// Their total length.
+    len: usize,
+}
+
+impl Output {
+    /// Where the next frame is encoded.
+    pub(crate) fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.tail
+    }
+
+    /// Queues `chunk` as it is, after everything queued so far.
+    pub(crate) fn push_shared(&mut self, chunk: Bytes) {
+        let chunks = self.chunks.get_or_insert_with(Default::default);
+        if !self.tail.is_empty() {
+            let encoded = self.tail.split().freeze();
+            chunks.len += encoded.len();
+            chunks.queue.push_back(encoded);
+        }
+        if !chunk.is_empty() {
+            chunks.len += chunk.len();
+            chunks.queue.push_back(chunk);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.chunks.as_ref().map_or(0, |chunks| chunks.len) + self.tail.len()
+    }
+
+    /// Fills `slices` with the queued chunks in order, as many as fit, and returns
+    /// how many it filled.
+    pub(crate) fn slices<'a>(&'a self, slices: &mut [IoSlice<'a>]) -> usize {
+        let queued = self.chunks.as_deref().map(|chunks| &chunks.queue);
+        let all = queued
+            .into_iter()
+            .flatten()
+            .map(|chunk| &chunk[..])
+            .chain(std::iter::once(&self.tail[..]))
+            .filter(|chunk| !chunk.is_empty());
+        let mut count = 0;
+        for (slot, chunk) in slices.iter_mut().zip(all) {
+            *slot = IoSlice::new(chunk);
+            count += 1;
+        }
+        count
+    }
+
+    /// Drops the first `n` queued bytes, once written.
+    pub(crate) fn consume(&mut self, mut n: usize) {
+        if let Some(chunks) = self.chunks.as_deref_mut() {
+            while n > 0 {
+                let Some(chunk) = chunks.queue.front_mut() else {
+                    break;
+                };
+                let taken = n.min(chunk.len());
+                chunk.advance(taken);
+                chunks.len -= taken;
+                n -= taken;
+                if chunk.is_empty() {
+                    chunks.queue.pop_front();
+                }
+            }
+        }
+        self.tail.advance(n);
+    }
+
+    /// Everything queued, in one buffer.
+    pub(crate) fn take_all(&mut self) -> BytesMut {
+        let Some(chunks) = self.chunks.as_deref_mut().filter(|c| !c.queue.is_empty()) else {
+            return self.tail.split();
+        };
+        let mut all = BytesMut::with_capacity(chunks.len + self.tail.len());
+        for chunk in chunks.queue.drain(..) {
+            all.extend_from_slice(&chunk);
+        }
+        chunks.len = 0;
+        all.extend_from_slice(&self.tail.split());
+        all
+    }
+
+    /// Frees the tail buffer when nothing is queued.
+    pub(crate) fn release_if_empty(&mut self) {
+        if self.tail.is_empty() && self.tail.capacity() > 0 {
+            self.tail = BytesMut::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(output: &mut Output, max_slices: usize) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while output.len() > 0 {
+            let mut slices = vec![IoSlice::new(&[]); max_slices];
+            let count = output.slices(&mut slices);
+            assert!(count > 0);
+            // A short write: all but the last byte of what was offered.
+            let offered: Vec<u8> = slices[..count].iter().flat_map(|s| s.to_vec()).collect();
+            let written = (offered.len() - 1).max(1);
+            wire.extend_from_slice(&offered[..written]);
+            output.consume(written);
+        }
+        wire
+    }
+
+    /// Encoded frames and shared chunks, interleaved, empty ones among them.
+    fn queued() -> Output {
+        let mut output = Output::default();
+        output.buffer().extend_from_slice(b"ab");
+        output.push_shared(Bytes::from_static(b"cde"));
+        output.buffer().extend_from_slice(b"f");
+        output.push_shared(Bytes::from_static(b""));
+        output.push_shared(Bytes::from_static(b"gh"));
+        output.buffer().extend_from_slice(b"ij");
+        output
+    }
+
+    #[test]
+    fn chunks_come_out_in_the_order_queued_whatever_the_writes_take() {
+        for max_slices in [1, 2, 32] {
+            let mut output = queued();
+            assert_eq!(output.len(), 10);
+            assert_eq!(drain(&mut output, max_slices), b"abcdefghij");
+            assert_eq!(output.len(), 0);
+        }
+        let mut output = queued();
+        assert_eq!(&output.take_all()[..], b"abcdefghij");
+        assert_eq!(output.len(), 0);
+    }
+
+    #[test]
+    fn a_shared_chunk_is_not_copied() {
+        let payload = Bytes::from(vec![7u8; 100]);
+        let mut output = Output::default();
+        output.push_shared(payload.clone());
+        let mut slices = [IoSlice::new(&[])];
+        assert_eq!(output.slices(&mut slices), 1);
+        assert_eq!(slices[0].as_ptr(), payload.as_ptr());
+    }
+}
