@@ -18,9 +18,10 @@ use crate::output::Output;
 use crate::prepared::PreparedMessage;
 use crate::utf8::Utf8Validator;
 
-/// Payloads at least this long are written after their header instead of being copied
-/// behind it (see [`Connection::header_for_shared_payload`]); below it the copy costs
-/// less than an extra buffer in the write.
+/// On a server, uncompressed payloads at least this long are queued after their
+/// header as they are instead of being copied behind it (see
+/// [`Connection::output_slices`]); below it the copy costs less than an extra buffer
+/// in the write.
 pub const SHARED_PAYLOAD_MIN: usize = 16 << 10;
 
 /// Which end of the connection this is; it decides masking and who closes TCP first.

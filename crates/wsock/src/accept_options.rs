@@ -68,7 +68,7 @@ impl AcceptOptions {
     }
 
     /// Clients reach this server with `wss://`, through TLS at a proxy in front (a
-    /// [`Server`] with [`tls`](Server::tls) knows it itself). The same-origin check
+    /// [`Server`](crate::Server) with [`tls`](crate::Server::tls) knows it itself). The same-origin check
     /// then expects `https://` pages and port 443 for a `Host` without a port.
     pub fn served_over_tls(mut self, yes: bool) -> Self {
         self.policy.reached.over_tls = yes;
@@ -77,7 +77,7 @@ impl AcceptOptions {
 
     /// Whether this server listens on loopback addresses only, so that the
     /// same-origin check also admits pages from loopback origins, such as the seed's
-    /// client with its `Origin: http://localhost/`. A [`Server`] finds it out from its
+    /// client with its `Origin: http://localhost/`. A [`Server`](crate::Server) finds it out from its
     /// address unless told here.
     pub fn loopback_only(mut self, yes: bool) -> Self {
         self.policy.reached.loopback_only = yes;

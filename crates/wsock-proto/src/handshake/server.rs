@@ -20,7 +20,7 @@ pub struct UpgradeRequest {
 }
 
 /// Parses and validates a complete request head (as found by
-/// [`HeadScanner`](super::HeadScanner)). The error's
+/// [`HeadScanner`]). The error's
 /// [`status`](HandshakeError::status) is the answer to send.
 ///
 /// ```

@@ -348,7 +348,7 @@ impl Server {
 
     /// Caps the received data that all connections together hold in memory (receive
     /// buffers and messages in reassembly; default 256 MiB). Each connection is also
-    /// capped by its [`Limits`]. Over the cap, a connection that wants to hold more
+    /// capped by its [`Limits`](crate::Limits). Over the cap, a connection that wants to hold more
     /// than a few reads' worth is closed with 1013 (try again later), so small
     /// messages keep flowing.
     pub fn read_budget_limit(mut self, bytes: usize) -> Self {
