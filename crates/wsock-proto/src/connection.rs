@@ -354,11 +354,6 @@ impl Connection {
         self.peer_close.as_deref()
     }
 
-    /// The protocol error that failed the connection, if one did.
-    pub fn failure(&self) -> Option<&ProtocolError> {
-        self.failure.as_deref()
-    }
-
     /// Whether the transport ended before the closing handshake completed (code 1006).
     pub fn closed_abnormally(&self) -> bool {
         self.eof && self.peer_close.is_none() && self.failure.is_none()

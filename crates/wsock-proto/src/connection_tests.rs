@@ -1058,7 +1058,7 @@ mod incomplete_messages {
         s.fail_with(ProtocolError::ReadBudgetExhausted);
         assert_eq!(s.receive_memory(), 0);
         assert_eq!(sent(&mut s)[0].0, 0x88);
-        assert_eq!(s.failure(), Some(&ProtocolError::ReadBudgetExhausted));
+        assert_eq!(s.failure.as_deref(), Some(&ProtocolError::ReadBudgetExhausted));
     }
 
     #[test]
@@ -1067,7 +1067,7 @@ mod incomplete_messages {
         let t0 = Instant::now();
         s.set_receive_allowance(24 << 10);
         feed(&mut s, &masked(0x02, &[1; 16 << 10]), t0);
-        assert!(s.failure().is_none(), "16 KiB fits");
+        assert!(s.failure.as_deref().is_none(), "16 KiB fits");
         s.receive_data(&masked(0x00, &[1; 16 << 10]));
         let error = s.next_event().unwrap_err();
         assert_eq!(error, ProtocolError::ReadBudgetExhausted);

@@ -51,7 +51,8 @@ pub enum PayloadType {
 /// ```
 pub struct Conn<S: Transport = MaybeTlsStream> {
     io: S,
-    conn: Connection,
+    /// The sans-I/O protocol core this shell drives.
+    core: Connection,
     protocol: Option<String>,
     config: Config,
     /// What `Read` has yet to hand out of the current message.
@@ -69,8 +70,8 @@ pub struct Conn<S: Transport = MaybeTlsStream> {
 impl<S: Transport> std::fmt::Debug for Conn<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
-            .field("role", &self.conn.role())
-            .field("state", &self.conn.state())
+            .field("role", &self.core.role())
+            .field("state", &self.core.state())
             .field("protocol", &self.protocol)
             .finish_non_exhaustive()
     }
@@ -79,13 +80,13 @@ impl<S: Transport> std::fmt::Debug for Conn<S> {
 impl<S: Transport> Conn<S> {
     /// Wraps a stream whose opening handshake has already happened elsewhere.
     pub fn from_upgraded(io: S, role: Role, config: Config) -> Result<Self> {
-        let conn = Connection::with_limits(role, config.limits.clone());
-        Self::from_parts(io, conn, None, config)
+        let core = Connection::with_limits(role, config.limits.clone());
+        Self::from_parts(io, core, None, config)
     }
 
     pub(crate) fn from_parts(
         io: S,
-        mut conn: Connection,
+        mut core: Connection,
         protocol: Option<String>,
         config: Config,
     ) -> Result<Self> {
@@ -93,14 +94,14 @@ impl<S: Transport> Conn<S> {
         // (always) the incomplete-message timeout, driven by the read timeout.
         let keepalive = config.keepalive;
         if keepalive.ping_interval.is_some() || keepalive.idle_timeout.is_some() {
-            conn.set_keepalive(keepalive, Instant::now());
+            core.set_keepalive(keepalive, Instant::now());
         }
         // The socket's own send timeout restarts on progress, like the async one.
         io.set_write_timeout(config.write_timeout)?;
         io.set_read_timeout(None)?;
         Ok(Self {
             io,
-            conn,
+            core,
             protocol,
             config,
             unread: Bytes::new(),
@@ -120,12 +121,12 @@ impl<S: Transport> Conn<S> {
 
     /// Whether permessage-deflate was negotiated.
     pub fn is_compressed(&self) -> bool {
-        self.conn.deflate_enabled()
+        self.core.deflate_enabled()
     }
 
     /// The peer's close frame, once it has arrived.
     pub fn peer_close_frame(&self) -> Option<&Option<CloseFrame>> {
-        self.conn.peer_close()
+        self.core.peer_close()
     }
 
     /// The underlying stream.
@@ -138,7 +139,7 @@ impl<S: Transport> Conn<S> {
     /// wants to hold more than 64 KiB. The blocking [`Server`](super::Server) does
     /// this for its connections.
     pub fn share_read_budget(&mut self, budget: ReadBudget) {
-        self.read_share = Some(Share::new(budget, self.conn.receive_memory()));
+        self.read_share = Some(Share::new(budget, self.core.receive_memory()));
     }
 
     /// How [`Write`] frames its data: text (the default) or binary.
@@ -152,7 +153,7 @@ impl<S: Transport> Conn<S> {
             if self.transport_closed {
                 return self.error.take().map_or(Ok(None), Err);
             }
-            match self.conn.next_event() {
+            match self.core.next_event() {
                 Ok(Some(Event::Message(message))) => return Ok(Some(message)),
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
@@ -163,32 +164,32 @@ impl<S: Transport> Conn<S> {
                 }
             }
             if let Err(error) = self.flush_output() {
-                return Err(self.give_up(error));
+                return Err(self.abandon_transport(error));
             }
-            if self.conn.state() != State::Open && self.conn.should_close_transport() {
+            if self.core.state() != State::Open && self.core.should_close_transport() {
                 let _ = self.io.shutdown_write();
                 self.transport_closed = true;
                 continue;
             }
             if let Err(error) = self.arm_read_timeout() {
-                return Err(self.give_up(error));
+                return Err(self.abandon_transport(error));
             }
-            match read_into(&mut self.io, self.conn.input_buffer(), READ_CHUNK) {
+            match read_into(&mut self.io, self.core.input_buffer(), READ_CHUNK) {
                 Ok(0) => {
-                    if self.conn.state() == State::Open {
+                    if self.core.state() == State::Open {
                         self.error.get_or_insert(Error::AbnormalClosure);
                     }
-                    self.conn.receive_eof();
+                    self.core.receive_eof();
                 }
                 Ok(_) => {
-                    self.conn.heard_from_peer(Instant::now());
+                    self.core.heard_from_peer(Instant::now());
                     if let Some(share) = &mut self.read_share {
-                        account_received(share, &mut self.conn);
+                        account_received(share, &mut self.core);
                     }
                 }
                 Err(error) if is_timeout(&error) => self.timed_out(),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(self.give_up(error)),
+                Err(error) => return Err(self.abandon_transport(error)),
             }
         }
     }
@@ -198,8 +199,9 @@ impl<S: Transport> Conn<S> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
         }
-        self.conn.send(&message)?;
-        self.flush_output().map_err(|error| self.give_up(error))
+        self.core.send(&message)?;
+        self.flush_output()
+            .map_err(|error| self.abandon_transport(error))
     }
 
     /// Sends a message prepared once for many connections (see
@@ -209,8 +211,9 @@ impl<S: Transport> Conn<S> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
         }
-        self.conn.send_prepared(prepared)?;
-        self.flush_output().map_err(|error| self.give_up(error))
+        self.core.send_prepared(prepared)?;
+        self.flush_output()
+            .map_err(|error| self.abandon_transport(error))
     }
 
     /// Sends a message without compressing it (for payloads already compressed, such
@@ -219,8 +222,9 @@ impl<S: Transport> Conn<S> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
         }
-        self.conn.send_uncompressed(&message)?;
-        self.flush_output().map_err(|error| self.give_up(error))
+        self.core.send_uncompressed(&message)?;
+        self.flush_output()
+            .map_err(|error| self.abandon_transport(error))
     }
 
     /// Sends a ping; the pong is taken care of while reading.
@@ -232,8 +236,8 @@ impl<S: Transport> Conn<S> {
     /// the close timeout) for the peer's, then closes the transport. Messages that
     /// arrive meanwhile are discarded.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
-        if self.conn.state() == State::Open && !self.transport_closed {
-            self.conn.send_close(Some(CloseFrame::new(code, reason)))?;
+        if self.core.state() == State::Open && !self.transport_closed {
+            self.core.send_close(Some(CloseFrame::new(code, reason)))?;
         }
         while self.recv()?.is_some() {}
         Ok(())
@@ -244,8 +248,8 @@ impl<S: Transport> Conn<S> {
     /// connection's own clocks (keepalive, idle, a half-sent message), else none.
     fn arm_read_timeout(&mut self) -> io::Result<()> {
         let now = Instant::now();
-        let deadline = if self.conn.state() == State::Open {
-            self.conn.poll_timeout()
+        let deadline = if self.core.state() == State::Open {
+            self.core.poll_timeout()
         } else {
             let since = *self.closing_since.get_or_insert(now);
             Some(since + self.config.close_timeout)
@@ -268,7 +272,7 @@ impl<S: Transport> Conn<S> {
         if self.closing_since.is_some() {
             tracing::debug!("closing handshake timed out; dropping the transport");
             self.transport_closed = true;
-        } else if let Err(error) = self.conn.handle_timeout(Instant::now()) {
+        } else if let Err(error) = self.core.handle_timeout(Instant::now()) {
             tracing::debug!(%error, "a timer failed the connection");
             self.error = Some(Error::Protocol(error));
         }
@@ -276,12 +280,12 @@ impl<S: Transport> Conn<S> {
 
     /// Writes all queued output, one vectored write per try, and flushes.
     fn flush_output(&mut self) -> Result<()> {
-        while self.conn.output_len() > 0 {
+        while self.core.output_len() > 0 {
             let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
-            let count = self.conn.output_slices(&mut slices);
+            let count = self.core.output_slices(&mut slices);
             match self.io.write_vectored(&slices[..count]) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                Ok(written) => self.conn.consume_output(written),
+                Ok(written) => self.core.consume_output(written),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(self.write_error(error)),
             }
@@ -301,8 +305,8 @@ impl<S: Transport> Conn<S> {
     }
 
     /// After an I/O failure the stream is in an unknown state: nothing more is tried.
-    fn give_up(&mut self, error: impl Into<Error>) -> Error {
-        self.conn.receive_eof();
+    fn abandon_transport(&mut self, error: impl Into<Error>) -> Error {
+        self.core.receive_eof();
         self.transport_closed = true;
         self.error = None;
         error.into()

@@ -43,7 +43,8 @@ const MAX_WRITE_SLICES: usize = 32;
 /// [`split`](Self::split)s into halves for two tasks.
 pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     io: S,
-    conn: Connection,
+    /// The sans-I/O protocol core this shell drives.
+    core: Connection,
     protocol: Option<Box<str>>,
     /// Shared by every connection of a server: its settings cost one pointer each.
     config: Arc<Config>,
@@ -79,8 +80,8 @@ impl<S> Drop for WebSocket<S> {
 impl<S> std::fmt::Debug for WebSocket<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocket")
-            .field("role", &self.conn.role())
-            .field("state", &self.conn.state())
+            .field("role", &self.core.role())
+            .field("state", &self.core.state())
             .field("protocol", &self.protocol)
             .finish_non_exhaustive()
     }
@@ -89,23 +90,23 @@ impl<S> std::fmt::Debug for WebSocket<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Wraps a stream whose opening handshake has already happened elsewhere.
     pub fn from_upgraded(io: S, role: Role, config: Config) -> Self {
-        let conn = Connection::with_limits(role, config.limits.clone());
-        Self::from_parts(io, conn, None, Arc::new(config))
+        let core = Connection::with_limits(role, config.limits.clone());
+        Self::from_parts(io, core, None, Arc::new(config))
     }
 
     pub(crate) fn from_parts(
         io: S,
-        mut conn: Connection,
+        mut core: Connection,
         protocol: Option<String>,
         config: Arc<Config>,
     ) -> Self {
         let keepalive = config.keepalive;
         if keepalive.ping_interval.is_some() || keepalive.idle_timeout.is_some() {
-            conn.set_keepalive(keepalive, now());
+            core.set_keepalive(keepalive, now());
         }
         Self {
             io,
-            conn,
+            core,
             protocol: protocol.map(String::into_boxed_str),
             config,
             close_deadline: None,
@@ -142,7 +143,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Polls the keepalive clock; true when it queued a ping or failed the connection.
     fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(deadline) = self.conn.poll_timeout() else {
+        let Some(deadline) = self.core.poll_timeout() else {
             self.keepalive_timer = None;
             return false;
         };
@@ -159,7 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if timer.as_mut().poll(cx).is_pending() {
             return false;
         }
-        if let Err(error) = self.conn.handle_timeout(now()) {
+        if let Err(error) = self.core.handle_timeout(now()) {
             tracing::debug!(%error, "keepalive failed the connection");
             self.error = Some(Box::new(Error::Protocol(error)));
         }
@@ -175,7 +176,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// others; while the budget is spent, the connection is closed with 1013 when it
     /// wants to hold more than 64 KiB.
     pub fn share_read_budget(&mut self, budget: ReadBudget) {
-        self.read_share = Some(Share::new(budget, self.conn.receive_memory()));
+        self.read_share = Some(Share::new(budget, self.core.receive_memory()));
     }
 
     /// Brings the write budget up to date with the output queued now.
@@ -189,13 +190,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Brings the read budget up to date with the received data held now.
     fn account_received(&mut self) {
         if let Some(share) = &mut self.read_share {
-            crate::budget::account_received(share, &mut self.conn);
+            crate::budget::account_received(share, &mut self.core);
         }
     }
 
     /// Bytes queued for the socket.
     fn output_len(&self) -> usize {
-        self.conn.output_len()
+        self.core.output_len()
     }
 
     /// Whether sending must first wait for this connection's own output to drain.
@@ -222,17 +223,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Whether this end is the client or the server.
     pub fn role(&self) -> Role {
-        self.conn.role()
+        self.core.role()
     }
 
     /// The peer's close frame, once it has arrived (`None` inside if it had no code).
     pub fn peer_close_frame(&self) -> Option<&Option<CloseFrame>> {
-        self.conn.peer_close()
-    }
-
-    /// Whether the closing handshake has started or finished.
-    pub fn is_closing(&self) -> bool {
-        self.conn.state() != State::Open
+        self.core.peer_close()
     }
 
     /// The underlying stream.
@@ -264,7 +260,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub(crate) fn defer_write(&mut self) -> bool {
         let deferred = self.received_since_send
             && self.config.batch_writes
-            && self.conn.buffered_input() > 0
+            && self.core.buffered_input() > 0
             && self.output_len() < BATCH_BYTES;
         self.received_since_send = false;
         deferred
@@ -302,13 +298,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
         }
-        self.conn.send_uncompressed(&message)?;
+        self.core.send_uncompressed(&message)?;
         poll_fn(|cx| self.poll_flush_output(cx)).await
     }
 
     /// Whether permessage-deflate was negotiated.
     pub fn is_compressed(&self) -> bool {
-        self.conn.deflate_enabled()
+        self.core.deflate_enabled()
     }
 
     /// Sends a ping; the peer's pong arrives as an internal event.
@@ -320,8 +316,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// the configured close timeout) for the peer's, then closes the transport.
     /// Messages that arrive meanwhile are discarded.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
-        if self.conn.state() == State::Open {
-            self.conn.send_close(Some(CloseFrame::new(code, reason)))?;
+        if self.core.state() == State::Open {
+            self.core.send_close(Some(CloseFrame::new(code, reason)))?;
         }
         poll_fn(|cx| self.poll_close_handshake(cx)).await
     }
@@ -337,7 +333,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             if self.transport_closed {
                 return Poll::Ready(self.error.take().map_or(Ok(None), |error| Err(*error)));
             }
-            match self.conn.next_event() {
+            match self.core.next_event() {
                 Ok(Some(Event::Message(message))) => {
                     self.received_since_send = true;
                     return Poll::Ready(Ok(Some(message)));
@@ -356,17 +352,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             let write_ready = match self.poll_flush_output(cx) {
                 Poll::Ready(Ok(())) => true,
-                Poll::Ready(Err(error)) => {
-                    return Poll::Ready(Err(self.close_after_io_error(error)))
-                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(self.abandon_transport(error))),
                 Poll::Pending => false,
             };
-            if self.conn.state() != State::Open {
+            if self.core.state() != State::Open {
                 if let Poll::Ready(()) = self.poll_close_deadline(cx) {
                     tracing::debug!("closing handshake timed out; dropping the transport");
                     return Poll::Ready(self.close_transport(cx));
                 }
-                if self.conn.should_close_transport() {
+                if self.core.should_close_transport() {
                     if !write_ready {
                         return Poll::Pending;
                     }
@@ -387,19 +381,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Pending if self.poll_keepalive(cx) => continue,
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
-                    if self.conn.state() == State::Open {
+                    if self.core.state() == State::Open {
                         self.error
                             .get_or_insert_with(|| Box::new(Error::AbnormalClosure));
                     }
-                    self.conn.receive_eof();
+                    self.core.receive_eof();
                 }
                 Poll::Ready(Ok(_)) => {
-                    self.conn.heard_from_peer(now());
+                    self.core.heard_from_peer(now());
                     self.account_received();
                 }
-                Poll::Ready(Err(error)) => {
-                    return Poll::Ready(Err(self.close_after_io_error(error)))
-                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(self.abandon_transport(error))),
             }
         }
     }
@@ -416,10 +408,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return false;
         }
         self.going_away = None;
-        if self.conn.state() == State::Open {
+        if self.core.state() == State::Open {
             let frame = CloseFrame::new(CloseCode::GOING_AWAY, "the server is shutting down");
             // Open was checked just above, so the close can be queued.
-            let _ = self.conn.send_close(Some(frame));
+            let _ = self.core.send_close(Some(frame));
         }
         true
     }
@@ -428,23 +420,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// to the stack and only what arrived is copied in, so that a connection waiting
     /// for its peer holds no receive buffer.
     fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
-        if self.conn.buffered_input() > 0 {
-            let buf = self.conn.input_buffer();
+        if self.core.buffered_input() > 0 {
+            let buf = self.core.input_buffer();
             if buf.capacity() - buf.len() < READ_CHUNK / 2 {
                 buf.reserve(READ_CHUNK);
             }
             return poll_read_buf(Pin::new(&mut self.io), cx, buf);
         }
         if self.output_len() == 0 {
-            self.conn.release_idle_buffers();
+            self.core.release_idle_buffers();
             if let Some(share) = &mut self.read_share {
-                share.set(self.conn.receive_memory());
+                share.set(self.core.receive_memory());
             }
         }
         let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut stack);
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
-        self.conn.receive_data(buf.filled());
+        self.core.receive_data(buf.filled());
         Poll::Ready(Ok(buf.filled().len()))
     }
 
@@ -474,7 +466,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Marks the transport closed and yields the connection's final result.
     fn close_transport(&mut self, cx: &mut Context<'_>) -> Result<Option<Message>> {
-        if !self.conn.should_close_transport() {
+        if !self.core.should_close_transport() {
             // Timed out: best effort, without waiting.
             let _ = Pin::new(&mut self.io).poll_shutdown(cx);
         }
@@ -483,8 +475,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.error.take().map_or(Ok(None), |error| Err(*error))
     }
 
-    fn close_after_io_error(&mut self, error: impl Into<Error>) -> Error {
-        self.conn.receive_eof();
+    /// After an I/O failure the stream is in an unknown state: nothing more is tried.
+    fn abandon_transport(&mut self, error: impl Into<Error>) -> Error {
+        self.core.receive_eof();
         self.transport_closed = true;
         self.error = None;
         error.into()
@@ -523,7 +516,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// One write of queued output, vectored when it is in several chunks.
     fn poll_write_some(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
         let mut slices = [IoSlice::new(&[]); MAX_WRITE_SLICES];
-        match self.conn.output_slices(&mut slices) {
+        match self.core.output_slices(&mut slices) {
             1 => Pin::new(&mut self.io).poll_write(cx, &slices[0]),
             count => Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]),
         }
@@ -531,7 +524,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Drops `written` bytes from the front of the queued output.
     fn consume_written(&mut self, written: usize) {
-        self.conn.consume_output(written);
+        self.core.consume_output(written);
     }
 
     /// While the socket takes nothing: pending, or an error once the write timeout has
@@ -554,7 +547,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             what: "writing to the peer (it stopped reading)",
             after: timeout,
         };
-        Poll::Ready(Err(self.close_after_io_error(error)))
+        Poll::Ready(Err(self.abandon_transport(error)))
     }
 
     fn restart_write_timer(&mut self) {
@@ -566,7 +559,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Ready when a message may be queued: the connection is open and the unsent output
     /// is under the write-buffer limit.
     pub(crate) fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.transport_closed || self.conn.state() != State::Open {
+        if self.transport_closed || self.core.state() != State::Open {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
         while self.must_drain() {
@@ -580,7 +573,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
         }
-        self.conn.send_prepared(prepared)?;
+        self.core.send_prepared(prepared)?;
         self.account();
         Ok(())
     }
@@ -589,7 +582,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
         }
-        self.conn.send(message)?;
+        self.core.send(message)?;
         self.account();
         Ok(())
     }
@@ -597,16 +590,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Queues a normal close (if still open) and writes it, without waiting for the
     /// peer's answer: for a writing half, whose reading half sees the answer.
     pub(crate) fn poll_send_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.conn.state() == State::Open {
-            self.conn
+        if self.core.state() == State::Open {
+            self.core
                 .send_close(Some(CloseFrame::new(CloseCode::NORMAL, "")))?;
         }
         self.poll_flush_output(cx)
     }
 
     pub(crate) fn poll_close_sink(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.conn.state() == State::Open {
-            self.conn
+        if self.core.state() == State::Open {
+            self.core
                 .send_close(Some(CloseFrame::new(CloseCode::NORMAL, "")))?;
         }
         self.poll_close_handshake(cx)
