@@ -1058,7 +1058,10 @@ mod incomplete_messages {
         s.fail_with(ProtocolError::ReadBudgetExhausted);
         assert_eq!(s.receive_memory(), 0);
         assert_eq!(sent(&mut s)[0].0, 0x88);
-        assert_eq!(s.failure.as_deref(), Some(&ProtocolError::ReadBudgetExhausted));
+        assert_eq!(
+            s.failure.as_deref(),
+            Some(&ProtocolError::ReadBudgetExhausted)
+        );
     }
 
     #[test]

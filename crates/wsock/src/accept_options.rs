@@ -10,8 +10,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 use wsock_proto::handshake::origin::OriginPolicy;
-use wsock_proto::handshake::server::{text_response, AcceptPolicy, UpgradeRequest};
-use wsock_proto::{DeflateConfig, Limits};
+use wsock_proto::handshake::server::{
+    accept_with, text_response, AcceptPolicy, Accepted, Refusal, UpgradeRequest,
+};
+use wsock_proto::{DeflateConfig, HandshakeError, Limits};
 
 use crate::config::Config;
 
@@ -113,6 +115,23 @@ impl AcceptOptions {
 
     pub(crate) fn limits(&self) -> &Limits {
         &self.config.limits
+    }
+
+    /// The core's decision on a request (or the error reading its head), with `check`
+    /// as the application's; an accepted connection starts from `rest`, what the
+    /// client sent after its head.
+    pub(crate) fn decide<F>(
+        &self,
+        request: std::result::Result<http::Request<()>, HandshakeError>,
+        rest: &[u8],
+        check: F,
+    ) -> std::result::Result<Accepted, Refusal>
+    where
+        F: FnOnce(&UpgradeRequest) -> std::result::Result<(), (StatusCode, String)>,
+    {
+        let mut accepted = accept_with(request?, &self.policy, check)?;
+        accepted.connection.receive_data(rest);
+        Ok(accepted)
     }
 
     /// These options with what a server knows of how it is reached: TLS of its own,

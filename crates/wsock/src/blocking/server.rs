@@ -9,9 +9,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use http::StatusCode;
-use wsock_proto::handshake::server::{
-    accept_with as accept_with_policy, encode_response, parse_head, Refusal, UpgradeRequest,
-};
+use wsock_proto::handshake::server::{encode_response, parse_head, UpgradeRequest};
 
 use super::conn::Conn;
 use super::deadline::Deadline;
@@ -51,12 +49,8 @@ where
         Err(Error::Handshake(error)) => Err(error),
         Err(other) => return Err(other),
     };
-    let decision = request
-        .map_err(Refusal::from)
-        .and_then(|request| accept_with_policy(request, &options.policy, check));
-    match decision {
-        Ok(mut accepted) => {
-            accepted.connection.receive_data(&buf);
+    match options.decide(request, &buf, check) {
+        Ok(accepted) => {
             stream.set_write_timeout(Some(deadline.left()?))?;
             stream.write_all(&encode_response(&accepted.response, false))?;
             stream.flush()?;

@@ -14,10 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use wsock_proto::handshake::server::{
-    accept_with as accept_with_policy, encode_response, is_upgrade, parse_head, Refusal,
-    UpgradeRequest,
-};
+use wsock_proto::handshake::server::{encode_response, is_upgrade, parse_head, UpgradeRequest};
 use wsock_proto::HandshakeError;
 
 #[cfg(feature = "tls")]
@@ -64,25 +61,6 @@ type Plain<'a> = dyn Fn(&http::Request<()>) -> Option<http::Response<Bytes>> + S
 /// [`accept_with`], where `plain` may answer a request without `Upgrade`: then the
 /// response is written, the stream closed, and the result is `None`.
 async fn accept_or_answer<S, F>(
-    stream: S,
-    options: &AcceptOptions,
-    check: F,
-    plain: &Plain<'_>,
-) -> Result<Option<(WebSocket<S>, UpgradeRequest)>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
-{
-    let handshake = handshake(stream, options, check, plain);
-    tokio::time::timeout(options.handshake_timeout, handshake)
-        .await
-        .map_err(|_| Error::Timeout {
-            what: "the opening handshake",
-            after: options.handshake_timeout,
-        })?
-}
-
-async fn handshake<S, F>(
     mut stream: S,
     options: &AcceptOptions,
     check: F,
@@ -92,51 +70,55 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
 {
-    let mut buf = BytesMut::with_capacity(1024);
-    let request = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
-        Ok(len) => parse_head(&buf.split_to(len), options.limits()),
-        Err(Error::Handshake(error)) => Err(error),
-        Err(other) => return Err(other),
-    };
-    if let Ok(request) = &request {
-        if !is_upgrade(request) {
-            if let Some(response) = plain(request) {
-                let head_only = request.method() == http::Method::HEAD;
-                stream
-                    .write_all(&encode_response(&response, head_only))
-                    .await?;
-                let _ = stream.shutdown().await;
-                return Ok(None);
+    let handshake = async {
+        let mut buf = BytesMut::with_capacity(1024);
+        let request = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
+            Ok(len) => parse_head(&buf.split_to(len), options.limits()),
+            Err(Error::Handshake(error)) => Err(error),
+            Err(other) => return Err(other),
+        };
+        if let Ok(request) = &request {
+            if !is_upgrade(request) {
+                if let Some(response) = plain(request) {
+                    let head_only = request.method() == http::Method::HEAD;
+                    stream
+                        .write_all(&encode_response(&response, head_only))
+                        .await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(None);
+                }
             }
         }
-    }
-    let decision = request
-        .map_err(Refusal::from)
-        .and_then(|request| accept_with_policy(request, &options.policy, check));
-    match decision {
-        Ok(mut accepted) => {
-            accepted.connection.receive_data(&buf);
-            stream
-                .write_all(&encode_response(&accepted.response, false))
-                .await?;
-            stream.flush().await?;
-            let ws = WebSocket::from_parts(
-                stream,
-                accepted.connection,
-                accepted.protocol,
-                options.config.clone(),
-            );
-            Ok(Some((ws, accepted.request)))
+        match options.decide(request, &buf, check) {
+            Ok(accepted) => {
+                stream
+                    .write_all(&encode_response(&accepted.response, false))
+                    .await?;
+                stream.flush().await?;
+                let ws = WebSocket::from_parts(
+                    stream,
+                    accepted.connection,
+                    accepted.protocol,
+                    options.config.clone(),
+                );
+                Ok(Some((ws, accepted.request)))
+            }
+            Err(refusal) => {
+                // The client may already be gone; the refusal is a courtesy.
+                let _ = stream
+                    .write_all(&encode_response(&refusal.response(), false))
+                    .await;
+                let _ = stream.shutdown().await;
+                Err(refusal.into())
+            }
         }
-        Err(refusal) => {
-            // The client may already be gone; the refusal is a courtesy.
-            let _ = stream
-                .write_all(&encode_response(&refusal.response(), false))
-                .await;
-            let _ = stream.shutdown().await;
-            Err(refusal.into())
-        }
-    }
+    };
+    tokio::time::timeout(options.handshake_timeout, handshake)
+        .await
+        .map_err(|_| Error::Timeout {
+            what: "the opening handshake",
+            after: options.handshake_timeout,
+        })?
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
