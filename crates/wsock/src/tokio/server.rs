@@ -14,7 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use wsock_proto::handshake::server::{encode_response, is_upgrade, parse_head, UpgradeRequest};
+use wsock_proto::handshake::server::{
+    encode_response, is_upgrade, parse_head, text_response, UpgradeRequest,
+};
 use wsock_proto::HandshakeError;
 
 #[cfg(feature = "tls")]
@@ -144,15 +146,8 @@ impl Routes {
         if self.pages.is_empty() || self.websockets.contains_key(path) {
             return None;
         }
-        let mut response = http::Response::new(Bytes::from(format!(
-            "not found: nothing is served at {path}\n"
-        )));
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        Some(response)
+        let message = format!("not found: nothing is served at {path}");
+        Some(text_response(StatusCode::NOT_FOUND, &message))
     }
 }
 
