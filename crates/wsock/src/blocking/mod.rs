@@ -50,6 +50,9 @@
 //! beside the reads and are left to the async API; a blocking program can
 //! [`ping`](Conn::ping) itself.
 
+use crate::dial::Client;
+use crate::error::Result;
+
 mod client;
 mod conn;
 mod deadline;
@@ -67,8 +70,8 @@ pub type Stream = MaybeTlsStream;
 /// Connects to `url` offering the subprotocol `protocol` (none if empty) and sending
 /// `origin` as `Origin` (none if empty): Go's `websocket.Dial`. For more settings, use
 /// [`Client::connect_blocking`](crate::Client::connect_blocking).
-pub fn dial(url: &str, protocol: &str, origin: &str) -> crate::Result<Conn> {
-    let mut client = crate::Client::new(url);
+pub fn dial(url: &str, protocol: &str, origin: &str) -> Result<Conn> {
+    let mut client = Client::new(url);
     if !protocol.is_empty() {
         client = client.protocol(protocol);
     }
