@@ -60,6 +60,13 @@ pub struct BenchArgs {
     /// Worker threads (1: a single-threaded runtime, the cheapest per message).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// For wss://, open every connection as a stream of one HTTP/2 connection
+    /// (RFC 8441), falling back to HTTP/1.1 if the server does not offer it.
+    #[arg(long)]
+    http2: bool,
+    /// For wss://, trust only the CA certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    ca: Option<std::path::PathBuf>,
 }
 
 /// The summary of a run.
@@ -124,9 +131,10 @@ async fn drive(args: BenchArgs) -> wsock::Result<Summary> {
         done: AtomicU64::new(0),
         deadline: std::sync::OnceLock::new(),
     });
+    let client = client(&shared.args)?;
     let mut sockets = Vec::with_capacity(connections);
     for _ in 0..connections {
-        sockets.push(connect(&shared.args).await?);
+        sockets.push(connect(&shared.args, &client).await?);
     }
     let progress = progress_bar(&shared.args);
     let cpu_before = cpu_time();
@@ -181,17 +189,27 @@ async fn drive(args: BenchArgs) -> wsock::Result<Summary> {
     })
 }
 
-async fn connect(args: &BenchArgs) -> wsock::Result<wsock::WebSocket> {
+/// The client every connection is a clone of, so that with `--http2` they share one
+/// HTTP/2 connection.
+fn client(args: &BenchArgs) -> wsock::Result<Client> {
     let mut limits = Limits::default();
     limits.max_message_size = limits.max_message_size.max(args.size + 1);
     limits.max_frame_size = limits.max_frame_size.max(args.size + 1);
     let mut client = Client::new(&args.url)
         .no_proxy()
-        .config(Config::default().with_limits(limits));
+        .config(Config::default().with_limits(limits))
+        .http2(args.http2);
     if args.deflate {
         client = client.deflate(DeflateConfig::default());
     }
-    let ws = client.connect().await?;
+    if let Some(ca) = &args.ca {
+        client = client.tls(wsock::tls::ClientTls::from_ca_file(ca)?);
+    }
+    Ok(client)
+}
+
+async fn connect(args: &BenchArgs, client: &Client) -> wsock::Result<wsock::WebSocket> {
+    let ws = client.clone().connect().await?;
     if args.deflate && !ws.is_compressed() {
         return Err(Error::Io(std::io::Error::other(
             "the server declined permessage-deflate (--deflate asks for it)",

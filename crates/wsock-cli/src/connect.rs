@@ -33,6 +33,10 @@ pub struct ConnectArgs {
     /// Connect directly, ignoring the proxy environment variables.
     #[arg(long)]
     no_proxy: bool,
+    /// For wss://, open the WebSocket as a stream of an HTTP/2 connection (RFC 8441),
+    /// falling back to HTTP/1.1 if the server does not offer it.
+    #[arg(long)]
+    http2: bool,
     /// Print text messages as they are, control characters included. By default, when
     /// stdout is a terminal, control characters are shown escaped (`\x1b`), so that a
     /// server cannot clear the screen, set the title or write the clipboard.
@@ -67,6 +71,7 @@ pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
     if let Some(ca) = &args.ca {
         client = client.tls(wsock::tls::ClientTls::from_ca_file(ca)?);
     }
+    client = client.http2(args.http2);
     if let Some(proxy) = &args.proxy {
         client = client.proxy(wsock::proxy::Proxy::new(proxy)?);
     }
@@ -75,6 +80,9 @@ pub async fn run(args: ConnectArgs) -> wsock::Result<()> {
     }
     let ws = client.connect().await?;
     let mut notes = Vec::new();
+    if ws.get_ref().is_http2() {
+        notes.push("over HTTP/2".to_owned());
+    }
     if let Some(protocol) = ws.protocol() {
         notes.push(format!("subprotocol {protocol}"));
     }

@@ -64,12 +64,8 @@ pub struct EchoArgs {
     /// with 1008.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().incomplete_message_timeout.as_secs())]
     incomplete_message_timeout: u64,
-    /// Serve wss:// with this certificate chain (PEM, leaf first).
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    tls: crate::serve_tls::ServeTls,
     /// Worker threads (default: one per core; 1 runs everything on one thread, the
     /// cheapest when the server is pinned to a single core).
     #[arg(long, value_name = "N")]
@@ -122,17 +118,14 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
                 .no_context_takeover(args.deflate_no_context_takeover)
         }))
         .config(Config::default().with_limits(limits).keepalive(keepalive));
-    let mut server = Server::bind(args.listen)
+    let server = Server::bind(args.listen)
         .await?
         .options(options)
         .max_connections(args.max_connections)
         .read_budget_limit(args.read_budget)
         .route(&args.path, echo);
-    let mut scheme = "ws";
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        server = server.tls(wsock::tls::ServerTls::from_pem_files(cert, key)?);
-        scheme = "wss";
-    }
+    let (server, scheme) = args.tls.apply(server)?;
+    let scheme = if scheme == "https" { "wss" } else { "ws" };
     tracing::info!(
         "echo server on {scheme}://{}{}",
         server.local_addr()?,

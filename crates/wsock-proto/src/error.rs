@@ -182,6 +182,9 @@ pub enum HandshakeError {
     /// A request method other than GET.
     #[error("the method is {0}; a WebSocket handshake must use GET")]
     MethodNotGet(String),
+    /// Over HTTP/2, a request other than an extended CONNECT at a WebSocket's path.
+    #[error("over HTTP/2 the method is {0}; a WebSocket opens with an extended CONNECT (RFC 8441)")]
+    NotExtendedConnect(String),
     /// HTTP/1.0 or older.
     #[error("the request is HTTP/1.0; a WebSocket handshake needs HTTP/1.1")]
     HttpVersion,
@@ -227,7 +230,7 @@ impl HandshakeError {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
             }
             Self::UnsupportedVersion(_) => StatusCode::UPGRADE_REQUIRED,
-            Self::MethodNotGet(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotGet(_) | Self::NotExtendedConnect(_) => StatusCode::METHOD_NOT_ALLOWED,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -1,5 +1,7 @@
 //! An axum app with a WebSocket route served by wsock (feature `hyper`), beside an
-//! ordinary page.
+//! ordinary page. The route takes any method: a WebSocket arrives as an HTTP/1.1
+//! `GET` with `Upgrade`, or over HTTP/2 (which `axum::serve` speaks, with extended
+//! CONNECT enabled, under axum's `http2` feature) as a `CONNECT` (RFC 8441).
 //!
 //! `cargo run --example axum_echo --features hyper`, then
 //! `cargo run -- connect ws://127.0.0.1:3000/echo`.
@@ -7,7 +9,7 @@
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use wsock::upgrade::{upgrade, HyperWebSocket};
 use wsock::AcceptOptions;
@@ -19,8 +21,9 @@ async fn echo(mut ws: HyperWebSocket) -> wsock::Result<()> {
     Ok(())
 }
 
-/// Upgrades the request and runs the WebSocket on its own task; a request that is not
-/// a valid upgrade gets the refusal (400, 403, 426) with its reason.
+/// Upgrades the request (HTTP/1.1 or HTTP/2) and runs the WebSocket on its own task;
+/// a request that is not a valid upgrade gets the refusal (400, 403, 405, 426) with
+/// its reason.
 async fn websocket(mut request: Request) -> Response {
     match upgrade::<_, Body>(&mut request, &AcceptOptions::default()) {
         Ok((response, pending)) => {
@@ -46,7 +49,7 @@ pub fn app() -> Router {
             "/",
             get(|| async { "wsock inside axum: the WebSocket is at /echo\n" }),
         )
-        .route("/echo", get(websocket))
+        .route("/echo", any(websocket))
 }
 
 #[tokio::main]

@@ -10,6 +10,16 @@ use url::Url;
 use wsock_proto::handshake::client::ClientHandshake;
 use wsock_proto::DeflateConfig;
 
+#[cfg(feature = "http2")]
+use std::collections::HashMap;
+#[cfg(feature = "http2")]
+use std::sync::{Arc, Mutex};
+
+#[cfg(feature = "http2")]
+use bytes::Bytes;
+#[cfg(feature = "http2")]
+use h2::client::SendRequest;
+
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::proxy::{self, Proxy};
@@ -45,6 +55,42 @@ pub struct Client {
     proxy: ProxyChoice,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<ClientTls>,
+    /// Whether `wss://` tries HTTP/2 first (RFC 8441).
+    #[cfg(feature = "http2")]
+    pub(crate) http2: bool,
+    /// Shared by clones, so that they share HTTP/2 connections.
+    #[cfg(feature = "http2")]
+    pub(crate) http2_pool: Http2Pool,
+}
+
+/// The HTTP/2 connections a [`Client`] (and its clones) holds open, one per origin.
+#[cfg(feature = "http2")]
+#[derive(Clone, Default)]
+pub(crate) struct Http2Pool(Arc<Mutex<HashMap<(String, u16), SendRequest<Bytes>>>>);
+
+#[cfg(feature = "http2")]
+impl std::fmt::Debug for Http2Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http2Pool").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "http2")]
+impl Http2Pool {
+    pub(crate) fn get(&self, target: &Target) -> Option<SendRequest<Bytes>> {
+        let key = (target.host.clone(), target.port);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+    }
+
+    pub(crate) fn put(&self, target: &Target, connection: SendRequest<Bytes>) {
+        let key = (target.host.clone(), target.port);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, connection);
+    }
+
+    pub(crate) fn forget(&self, target: &Target) {
+        let key = (target.host.clone(), target.port);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+    }
 }
 
 /// How the client finds its proxy.
@@ -80,6 +126,10 @@ impl Client {
             proxy: ProxyChoice::FromEnvironment,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "http2")]
+            http2: false,
+            #[cfg(feature = "http2")]
+            http2_pool: Http2Pool::default(),
         }
     }
 
@@ -135,6 +185,26 @@ impl Client {
     /// Connects directly, whatever the environment says.
     pub fn no_proxy(mut self) -> Self {
         self.proxy = ProxyChoice::Never;
+        self
+    }
+
+    /// Tries HTTP/2 first for `wss://` (RFC 8441): the WebSocket is a stream of an
+    /// HTTP/2 connection that this client and its clones share with their other
+    /// WebSockets to the same host and port. A server that does not offer `h2`, or
+    /// whose SETTINGS do not enable extended CONNECT, gets HTTP/1.1 instead (said in a
+    /// debug log). Off by default; `ws://` is always HTTP/1.1.
+    ///
+    /// ```no_run
+    /// # async fn run() -> wsock::Result<()> {
+    /// let client = wsock::Client::new("wss://example.com/feed").http2(true);
+    /// let first = client.clone().connect().await?;
+    /// let second = client.connect().await?; // the same TCP connection
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "http2")]
+    pub fn http2(mut self, yes: bool) -> Self {
+        self.http2 = yes;
         self
     }
 

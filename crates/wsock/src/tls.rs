@@ -125,6 +125,18 @@ impl ClientTls {
         self.config.clone()
     }
 
+    /// This configuration offering HTTP/2 (`h2`) before HTTP/1.1 in ALPN, unless it
+    /// names ALPN protocols of its own.
+    #[cfg(feature = "http2")]
+    pub(crate) fn with_alpn(self) -> Self {
+        if !self.config.alpn_protocols.is_empty() {
+            return self;
+        }
+        let mut config = ClientConfig::clone(&self.config);
+        config.alpn_protocols = HTTP2_THEN_HTTP1.iter().map(|p| p.to_vec()).collect();
+        Self::from_rustls(Arc::new(config))
+    }
+
     fn with_roots(roots: RootCertStore) -> Self {
         Self {
             config: Arc::new(client_config(roots)),
@@ -187,7 +199,26 @@ impl ServerTls {
     pub(crate) fn config(&self) -> Arc<ServerConfig> {
         self.config.clone()
     }
+
+    /// With `http2`, this configuration offering HTTP/2 (`h2`) before HTTP/1.1 in
+    /// ALPN. Without, or when the configuration names its own ALPN protocols, it stays
+    /// as it is (without ALPN, every client gets HTTP/1.1).
+    pub(crate) fn with_alpn(self, http2: bool) -> Self {
+        #[cfg(not(feature = "http2"))]
+        let _ = http2;
+        #[cfg(feature = "http2")]
+        if http2 && self.config.alpn_protocols.is_empty() {
+            let mut config = ServerConfig::clone(&self.config);
+            config.alpn_protocols = HTTP2_THEN_HTTP1.iter().map(|p| p.to_vec()).collect();
+            return Self::from_rustls(Arc::new(config));
+        }
+        self
+    }
 }
+
+/// ALPN protocols for a peer that speaks both HTTP versions, most preferred first.
+#[cfg(feature = "http2")]
+pub(crate) const HTTP2_THEN_HTTP1: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 /// The crypto provider: ring, which builds with a C compiler alone.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

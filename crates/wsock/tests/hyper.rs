@@ -148,3 +148,33 @@ async fn the_axum_example_serves_its_page_and_its_websocket() {
     );
     ws.close(CloseCode::NORMAL, "").await.unwrap();
 }
+
+#[tokio::test]
+async fn the_axum_example_takes_an_http2_extended_connect() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, axum_echo::app()).await });
+    // axum speaks HTTP/2 with prior knowledge on cleartext, extended CONNECT on.
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (connection, driver) = bounded(h2::client::handshake(tcp)).await.unwrap();
+    tokio::spawn(driver);
+    let mut connection = bounded(connection.ready()).await.unwrap();
+    let mut request = Request::builder()
+        .method(hyper::Method::CONNECT)
+        .uri(format!("http://{addr}/echo"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from("websocket"));
+    let (response, mut send) = connection.send_request(request, false).unwrap();
+    let response = bounded(response).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(!response.headers().contains_key("sec-websocket-accept"));
+    let mut recv = response.into_body();
+    send.send_data(Bytes::from(client_frame(0x81, b"over h2")), false)
+        .unwrap();
+    let echoed = bounded(recv.data()).await.unwrap().unwrap();
+    assert_eq!(&echoed[..], b"\x81\x07over h2");
+}

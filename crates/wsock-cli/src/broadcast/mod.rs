@@ -46,6 +46,8 @@ pub struct BroadcastArgs {
     /// the handshake) before it is dropped.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     handshake_timeout: u64,
+    #[command(flatten)]
+    tls: crate::serve_tls::ServeTls,
 }
 
 pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
@@ -82,8 +84,9 @@ pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
             let chat = chat.clone();
             async move { member(&chat, ws, &request).await }
         });
+    let (server, scheme) = args.tls.apply(server)?;
     tracing::info!(
-        "chat on http://{} (WebSocket at /ws?room=NAME){}",
+        "chat on {scheme}://{} (WebSocket at /ws?room=NAME){}",
         server.local_addr()?,
         if args.redis.is_some() {
             ", rooms shared through Redis"

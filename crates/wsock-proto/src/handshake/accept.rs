@@ -51,8 +51,9 @@ pub struct Accepted {
     pub request: UpgradeRequest,
     /// The subprotocol chosen, if any.
     pub protocol: Option<String>,
-    /// The 101 response (for [`encode_response`](super::server::encode_response), or
-    /// to hand to an HTTP server as it is).
+    /// The response: 101 over HTTP/1.1 (for
+    /// [`encode_response`](super::server::encode_response)), 200 to an HTTP/2
+    /// extended CONNECT; either can go to an HTTP server as it is.
     pub response: http::Response<Bytes>,
     /// The connection, with permessage-deflate on if it was agreed.
     pub connection: Connection,
@@ -108,6 +109,16 @@ impl Refusal {
     /// ```
     pub fn response(&self) -> http::Response<Bytes> {
         text_response(self.status(), &self.reason())
+    }
+
+    /// [`response`](Self::response) for a request of `version`: over HTTP/2, which
+    /// has no `Upgrade` header (RFC 9113 section 8.2.2), a 426 names the version alone.
+    pub fn response_for(&self, version: http::Version) -> http::Response<Bytes> {
+        let mut response = self.response();
+        if version == http::Version::HTTP_2 {
+            response.headers_mut().remove(header::UPGRADE);
+        }
+        response
     }
 }
 
@@ -176,16 +187,23 @@ where
     let protocol = select_protocol(request.protocols(), &supported).map(str::to_owned);
     let mut connection = Connection::with_limits(Role::Server, policy.limits.clone());
     let mut response = http::Response::new(Bytes::new());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    if request.is_extended_connect() {
+        // RFC 8441 section 5: a 2xx, and no key to answer.
+        *response.version_mut() = http::Version::HTTP_2;
+    } else {
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    }
     let headers = response.headers_mut();
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    // base64 and a checked token are valid header values.
-    let key = accept_key(request.key().as_bytes());
-    headers.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&key).expect("base64 is a valid header value"),
-    );
+    if !request.is_extended_connect() {
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        // base64 and a checked token are valid header values.
+        let key = accept_key(request.key().as_bytes());
+        headers.insert(
+            header::SEC_WEBSOCKET_ACCEPT,
+            HeaderValue::from_str(&key).expect("base64 is a valid header value"),
+        );
+    }
     if let Some(protocol) = &protocol {
         headers.insert(
             header::SEC_WEBSOCKET_PROTOCOL,

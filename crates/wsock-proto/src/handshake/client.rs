@@ -11,6 +11,7 @@ use crate::connection::{Connection, Role};
 use crate::deflate::{parse_client_response, DeflateConfig, DeflateParams};
 use crate::error::{HandshakeError, LocalError};
 use crate::limits::Limits;
+use super::server::ConnectProtocol;
 
 /// The client's side of the opening handshake: the upgrade request it sends (with a
 /// fresh key), and the check of the server's answer that yields the [`Connection`].
@@ -201,6 +202,126 @@ impl ClientHandshake {
         Ok((connection, accepted.protocol))
     }
 
+    /// The request for HTTP/2 (RFC 8441 section 5): an extended CONNECT to
+    /// `scheme://host/resource`, its `:protocol` (`websocket`) given as a
+    /// [`ConnectProtocol`] in the extensions for the HTTP/2 layer to send, and no key,
+    /// `Upgrade` or `Connection`. Fails, before anything is sent, as
+    /// [`encode`](Self::encode) does.
+    ///
+    /// ```
+    /// use wsock_proto::handshake::client::ClientHandshake;
+    /// let request = ClientHandshake::new("example.com", "/chat").extended_connect("https").unwrap();
+    /// assert_eq!(request.method(), http::Method::CONNECT);
+    /// assert_eq!(request.uri(), "https://example.com/chat");
+    /// assert_eq!(request.headers()["sec-websocket-version"], "13");
+    /// ```
+    pub fn extended_connect(&self, scheme: &str) -> Result<http::Request<()>, LocalError> {
+        self.check_fields()?;
+        let uri = format!("{scheme}://{}{}", self.host, self.resource);
+        let mut request = http::Request::new(());
+        *request.method_mut() = http::Method::CONNECT;
+        *request.version_mut() = http::Version::HTTP_2;
+        *request.uri_mut() = uri.parse().map_err(|_| LocalError::InvalidRequestField {
+            field: "resource",
+            value: self.resource.clone(),
+        })?;
+        request
+            .extensions_mut()
+            .insert(ConnectProtocol("websocket".into()));
+        let headers = request.headers_mut();
+        headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        self.add_offers(headers);
+        Ok(request)
+    }
+
+    /// Checks the server's answer to [`extended_connect`](Self::extended_connect) (a
+    /// 2xx, and only what we offered) and sets up the connection it agreed to.
+    pub fn finish_extended_connect(
+        &self,
+        response: &http::Response<()>,
+        limits: impl Into<Arc<Limits>>,
+    ) -> Result<(Connection, Option<String>), HandshakeError> {
+        if !response.status().is_success() {
+            return Err(HandshakeError::UnexpectedStatus {
+                status: response.status(),
+            });
+        }
+        let (protocol, deflate) = self.check_agreement(response.headers())?;
+        let mut connection = Connection::with_limits(Role::Client, limits.into());
+        if let Some((params, config)) = &deflate {
+            connection.enable_deflate(params, config);
+        }
+        Ok((connection, protocol))
+    }
+
+    /// The headers that carry what we offer: origin, subprotocols, permessage-deflate
+    /// and the caller's own, for an HTTP/2 request.
+    fn add_offers(&self, headers: &mut HeaderMap) {
+        // check_fields has made sure each of these is a valid header value.
+        if let Some(origin) = &self.origin {
+            headers.insert(header::ORIGIN, origin.parse().expect("a checked origin"));
+        }
+        if !self.protocols.is_empty() {
+            let protocols = self.protocols.join(", ");
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocols.parse().expect("tokens"));
+        }
+        if !self.deflate.is_empty() {
+            let offers: Vec<String> = self.deflate.iter().map(DeflateConfig::client_offer).collect();
+            let offers = offers.join(", ");
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, offers.parse().expect("tokens"));
+        }
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
+    }
+
+    /// What the server agreed to in `headers`: at most one subprotocol, which we
+    /// offered, and a permessage-deflate answer that fits one of our offers.
+    #[allow(clippy::type_complexity)]
+    fn check_agreement(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(Option<String>, Option<(DeflateParams, DeflateConfig)>), HandshakeError> {
+        let chosen: Vec<&str> = header_tokens(headers, &header::SEC_WEBSOCKET_PROTOCOL).collect();
+        let protocol = match chosen.as_slice() {
+            [] => None,
+            [one] if self.protocols.iter().any(|p| p == one) => Some((*one).to_owned()),
+            _ => return Err(HandshakeError::UnofferedProtocol(chosen.join(", "))),
+        };
+        let answers: Vec<&str> = headers
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let deflate = match header_tokens(headers, &header::SEC_WEBSOCKET_EXTENSIONS).next() {
+            None => None,
+            Some(extension) if self.deflate.is_empty() => {
+                let name = extension.split(';').next().unwrap_or(extension).trim();
+                return Err(HandshakeError::UnofferedExtension(name.to_owned()));
+            }
+            // The answer must fit one of the offers; the first it fits is the one taken.
+            Some(_) => {
+                let mut last_error = None;
+                let mut agreed = None;
+                for config in &self.deflate {
+                    match parse_client_response(answers.iter().copied(), config) {
+                        Ok(params) => {
+                            agreed = Some((params, config.clone()));
+                            break;
+                        }
+                        Err(error) => last_error = Some(error),
+                    }
+                }
+                match (agreed, last_error) {
+                    (Some(agreed), _) => Some(agreed),
+                    (None, Some(error)) => return Err(error),
+                    (None, None) => None,
+                }
+            }
+        };
+        Ok((protocol, deflate))
+    }
+
     /// Checks the server's response head against this request: status 101, the
     /// upgrade headers, the accept value, and that the server chose only what we offered.
     pub fn validate_response(
@@ -244,43 +365,7 @@ impl ClientHandshake {
         if accept.as_bytes() != accept_key(self.key.as_bytes()).as_bytes() {
             return Err(HandshakeError::InvalidAccept);
         }
-        let chosen: Vec<&str> = header_tokens(&headers, &header::SEC_WEBSOCKET_PROTOCOL).collect();
-        let protocol = match chosen.as_slice() {
-            [] => None,
-            [one] if self.protocols.iter().any(|p| p == one) => Some((*one).to_owned()),
-            _ => return Err(HandshakeError::UnofferedProtocol(chosen.join(", "))),
-        };
-        let answers: Vec<&str> = headers
-            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        let deflate = match header_tokens(&headers, &header::SEC_WEBSOCKET_EXTENSIONS).next() {
-            None => None,
-            Some(extension) if self.deflate.is_empty() => {
-                let name = extension.split(';').next().unwrap_or(extension).trim();
-                return Err(HandshakeError::UnofferedExtension(name.to_owned()));
-            }
-            // The answer must fit one of the offers; the first it fits is the one taken.
-            Some(_) => {
-                let mut last_error = None;
-                let mut agreed = None;
-                for config in &self.deflate {
-                    match parse_client_response(answers.iter().copied(), config) {
-                        Ok(params) => {
-                            agreed = Some((params, config.clone()));
-                            break;
-                        }
-                        Err(error) => last_error = Some(error),
-                    }
-                }
-                match (agreed, last_error) {
-                    (Some(agreed), _) => Some(agreed),
-                    (None, Some(error)) => return Err(error),
-                    (None, None) => None,
-                }
-            }
-        };
+        let (protocol, deflate) = self.check_agreement(&headers)?;
         let mut response = http::Response::builder()
             .status(status)
             .body(())

@@ -124,14 +124,39 @@ fn require_token(
     }
 }
 
+/// The `:protocol` pseudo-header of an HTTP/2 extended CONNECT (RFC 8441 section 4),
+/// which an HTTP/2 layer hands over in the request's extensions (hyper and h2 each
+/// have their own type for it; a shell copies it into this one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectProtocol(pub String);
+
 /// Validates an already-parsed request, for servers whose HTTP layer (hyper, say) did
-/// the parsing.
+/// the parsing: an HTTP/1.1 upgrade (RFC 6455 section 4.2.1), or over HTTP/2 an
+/// extended CONNECT with `:protocol` `websocket` (RFC 8441 section 5), which has no
+/// key, `Upgrade` or `Connection`.
 pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeError> {
-    if request.method() != Method::GET {
-        return Err(HandshakeError::MethodNotGet(request.method().to_string()));
+    let over_http2 = request.version() == http::Version::HTTP_2;
+    match request.method() {
+        &Method::GET if !over_http2 => {}
+        &Method::CONNECT if over_http2 => {}
+        other if over_http2 => return Err(HandshakeError::NotExtendedConnect(other.to_string())),
+        other => return Err(HandshakeError::MethodNotGet(other.to_string())),
     }
     let headers = request.headers();
-    single(headers, &header::HOST, "Host")?;
+    if over_http2 {
+        let protocol = request.extensions().get::<ConnectProtocol>();
+        if !protocol.is_some_and(|p| p.0.eq_ignore_ascii_case("websocket")) {
+            return Err(HandshakeError::InvalidHeader {
+                name: ":protocol",
+                value: protocol.map_or_else(|| "(none)".into(), |p| p.0.clone()),
+            });
+        }
+        if request.uri().authority().is_none() {
+            return Err(HandshakeError::MissingHeader(":authority"));
+        }
+    } else {
+        single(headers, &header::HOST, "Host")?;
+    }
     for (name, label) in [
         (&header::CONTENT_LENGTH, "Content-Length"),
         (&header::TRANSFER_ENCODING, "Transfer-Encoding"),
@@ -145,8 +170,10 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
         // checked against the policy, so they are refused rather than ignored.
         single(headers, &header::ORIGIN, "Origin")?;
     }
-    require_token(headers, &header::UPGRADE, "Upgrade", "websocket")?;
-    require_token(headers, &header::CONNECTION, "Connection", "upgrade")?;
+    if !over_http2 {
+        require_token(headers, &header::UPGRADE, "Upgrade", "websocket")?;
+        require_token(headers, &header::CONNECTION, "Connection", "upgrade")?;
+    }
     let version = single(
         headers,
         &header::SEC_WEBSOCKET_VERSION,
@@ -155,15 +182,19 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
     if version != "13" {
         return Err(HandshakeError::UnsupportedVersion(version.to_owned()));
     }
-    let key = single(headers, &header::SEC_WEBSOCKET_KEY, "Sec-WebSocket-Key")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(key);
-    if !matches!(decoded, Ok(ref nonce) if nonce.len() == 16) {
-        return Err(HandshakeError::InvalidHeader {
-            name: "Sec-WebSocket-Key",
-            value: key.to_owned(),
-        });
-    }
-    let key = key.to_owned();
+    let key = if over_http2 {
+        String::new()
+    } else {
+        let key = single(headers, &header::SEC_WEBSOCKET_KEY, "Sec-WebSocket-Key")?;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(key);
+        if !matches!(decoded, Ok(ref nonce) if nonce.len() == 16) {
+            return Err(HandshakeError::InvalidHeader {
+                name: "Sec-WebSocket-Key",
+                value: key.to_owned(),
+            });
+        }
+        key.to_owned()
+    };
     let mut protocols = Vec::new();
     for token in header_tokens(headers, &header::SEC_WEBSOCKET_PROTOCOL) {
         if !is_token(token) {
@@ -192,9 +223,19 @@ impl UpgradeRequest {
         self.request.uri().path()
     }
 
-    /// The `Host` header.
+    /// The host the client addressed: the `Host` header, or over HTTP/2 the
+    /// `:authority`.
     pub fn host(&self) -> &str {
-        self.header_str(&header::HOST).unwrap_or_default()
+        match self.request.uri().authority() {
+            Some(authority) if self.is_extended_connect() => authority.as_str(),
+            _ => self.header_str(&header::HOST).unwrap_or_default(),
+        }
+    }
+
+    /// Whether this is an HTTP/2 extended CONNECT (RFC 8441) rather than an HTTP/1.1
+    /// upgrade: it is then answered with 200 rather than 101.
+    pub fn is_extended_connect(&self) -> bool {
+        self.request.version() == http::Version::HTTP_2
     }
 
     /// The `Origin` header, sent by browsers.
@@ -207,7 +248,7 @@ impl UpgradeRequest {
         &self.protocols
     }
 
-    /// The `Sec-WebSocket-Key` the client sent.
+    /// The `Sec-WebSocket-Key` the client sent (empty over HTTP/2, which has none).
     pub fn key(&self) -> &str {
         &self.key
     }

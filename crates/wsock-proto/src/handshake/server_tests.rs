@@ -296,3 +296,115 @@ fn accept_chooses_the_servers_preferred_protocol_and_negotiates_deflate() {
         .headers()
         .contains_key(header::SEC_WEBSOCKET_EXTENSIONS));
 }
+
+mod extended_connect {
+    //! RFC 8441: WebSocket over an HTTP/2 stream, decided by the same core.
+    use super::*;
+    use crate::handshake::client::ClientHandshake;
+    use crate::handshake::origin::OriginPolicy;
+
+    fn request() -> http::Request<()> {
+        ClientHandshake::new("example.com", "/chat?room=a")
+            .origin("https://example.com")
+            .protocols(["chat"])
+            .extended_connect("https")
+            .unwrap()
+    }
+
+    #[test]
+    fn is_accepted_with_200_and_no_key_and_the_client_agrees() {
+        let policy = AcceptPolicy {
+            protocols: vec!["chat".into()],
+            reached: crate::handshake::origin::Reached {
+                over_tls: true,
+                loopback_only: false,
+            },
+            deflate: Some(crate::DeflateConfig::default()),
+            ..AcceptPolicy::default()
+        };
+        let client = ClientHandshake::new("example.com", "/chat?room=a")
+            .origin("https://example.com")
+            .protocols(["chat"])
+            .deflate(crate::DeflateConfig::default());
+        let accepted = accept(client.extended_connect("https").unwrap(), &policy).unwrap();
+        assert!(accepted.request.is_extended_connect());
+        assert_eq!(accepted.request.path(), "/chat");
+        assert_eq!(accepted.request.host(), "example.com", "same origin by :authority");
+        assert_eq!(accepted.response.status(), StatusCode::OK);
+        let headers = accepted.response.headers();
+        for forbidden in [header::UPGRADE, header::CONNECTION, header::SEC_WEBSOCKET_ACCEPT] {
+            assert!(!headers.contains_key(&forbidden), "{forbidden}");
+        }
+        assert_eq!(headers[header::SEC_WEBSOCKET_PROTOCOL], "chat");
+        let (connection, protocol) = client
+            .finish_extended_connect(&accepted.response.map(|_| ()), Limits::default())
+            .unwrap();
+        assert_eq!(protocol.as_deref(), Some("chat"));
+        assert!(connection.deflate_enabled());
+        assert!(accepted.connection.deflate_enabled());
+    }
+
+    #[test]
+    fn the_origin_policy_holds_as_over_http1() {
+        let mut foreign = request();
+        foreign
+            .headers_mut()
+            .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        let refusal = accept(foreign, &AcceptPolicy::default()).unwrap_err();
+        assert_eq!(refusal.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn other_methods_and_protocols_are_refused_with_the_reason() {
+        let policy = AcceptPolicy {
+            origins: OriginPolicy::Any,
+            ..AcceptPolicy::default()
+        };
+        let mut get = request();
+        *get.method_mut() = Method::GET;
+        let refusal = accept(get, &policy).unwrap_err();
+        assert_eq!(refusal.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(refusal.reason().contains("extended CONNECT"), "{}", refusal.reason());
+
+        let mut other = request();
+        other.extensions_mut().insert(ConnectProtocol("webtransport".into()));
+        assert_eq!(
+            accept(other, &policy).unwrap_err(),
+            Refusal::Invalid(HandshakeError::InvalidHeader {
+                name: ":protocol",
+                value: "webtransport".into()
+            })
+        );
+        let mut plain_connect = request();
+        plain_connect.extensions_mut().remove::<ConnectProtocol>();
+        assert_eq!(accept(plain_connect, &policy).unwrap_err().status(), StatusCode::BAD_REQUEST);
+
+        let mut old = request();
+        old.headers_mut()
+            .insert(header::SEC_WEBSOCKET_VERSION, "8".parse().unwrap());
+        assert_eq!(accept(old, &policy).unwrap_err().status(), StatusCode::UPGRADE_REQUIRED);
+    }
+
+    #[test]
+    fn the_client_refuses_a_non_2xx_or_an_unoffered_protocol() {
+        let client = ClientHandshake::new("example.com", "/");
+        let mut response = http::Response::new(());
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        assert_eq!(
+            client
+                .finish_extended_connect(&response, Limits::default())
+                .unwrap_err(),
+            HandshakeError::UnexpectedStatus {
+                status: StatusCode::NOT_FOUND
+            }
+        );
+        *response.status_mut() = StatusCode::OK;
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_PROTOCOL, "chat".parse().unwrap());
+        assert!(matches!(
+            client.finish_extended_connect(&response, Limits::default()),
+            Err(HandshakeError::UnofferedProtocol(_))
+        ));
+    }
+}

@@ -20,7 +20,18 @@ impl Client {
         let (target, request) = self.prepare()?;
         let timeout = self.connect_timeout;
         let connecting = async {
-            let stream = self.open_transport(&target).await?;
+            #[cfg(feature = "http2")]
+            if self.http2 && target.secure {
+                use super::client_h2::Attempt;
+                match self.connect_http2(&target, &request).await? {
+                    Attempt::Open(ws) => return Ok(ws),
+                    Attempt::Http1(stream) => {
+                        return client_handshake(stream, request, self.config.clone()).await
+                    }
+                    Attempt::Refused => {}
+                }
+            }
+            let stream = self.open_transport(&target, false).await?;
             client_handshake(stream, request, self.config.clone()).await
         };
         tokio::time::timeout(timeout, connecting)
@@ -31,8 +42,13 @@ impl Client {
             })?
     }
 
-    /// The TCP connection (through the proxy, if any) and TLS, if asked for.
-    async fn open_transport(&self, target: &Target) -> Result<MaybeTlsStream> {
+    /// The TCP connection (through the proxy, if any) and TLS, if asked for, offering
+    /// HTTP/2 in ALPN when `offer_http2`.
+    pub(super) async fn open_transport(
+        &self,
+        target: &Target,
+        offer_http2: bool,
+    ) -> Result<MaybeTlsStream> {
         let tcp = match self.proxy_for(target)? {
             Some(proxy) => {
                 tracing::debug!(?proxy, host = %target.host, "connecting through a proxy");
@@ -49,6 +65,7 @@ impl Client {
         #[cfg(feature = "tls")]
         if target.secure {
             let tls = self.tls.clone().unwrap_or_default();
+            let tls = if offer_http2 { tls.with_alpn() } else { tls };
             return tls_connect(&tls, &target.host, tcp).await;
         }
         Ok(MaybeTlsStream::Plain(tcp))

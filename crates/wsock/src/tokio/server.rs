@@ -123,14 +123,14 @@ where
         })?
 }
 
-type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+pub(super) type BoxFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
 type Handler = Arc<dyn Fn(WebSocket<MaybeTlsStream>, UpgradeRequest) -> BoxFuture + Send + Sync>;
 type PageHandler = Box<dyn Fn(&http::Request<()>) -> http::Response<Bytes> + Send + Sync>;
 
 /// A server's paths: WebSocket handlers, and plain HTTP ones.
 #[derive(Default)]
-struct Routes {
-    websockets: HashMap<String, Handler>,
+pub(super) struct Routes {
+    pub(super) websockets: HashMap<String, Handler>,
     pages: HashMap<String, PageHandler>,
 }
 
@@ -138,7 +138,10 @@ impl Routes {
     /// The answer to a request without `Upgrade`: its page, or 404 at a path that
     /// serves neither a page nor a WebSocket. At a WebSocket's path, `None`: the
     /// upgrade checks then say what is missing (400).
-    fn answer_plain(&self, request: &http::Request<()>) -> Option<http::Response<Bytes>> {
+    pub(super) fn answer_plain(
+        &self,
+        request: &http::Request<()>,
+    ) -> Option<http::Response<Bytes>> {
         let path = request.uri().path();
         if let Some(page) = self.pages.get(path) {
             return Some(page(request));
@@ -167,6 +170,8 @@ pub struct Server {
     read_budget: ReadBudget,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
+    http2: bool,
+    max_streams: u32,
 }
 
 /// Stops a [`Server`] gracefully: it stops accepting, closes every connection with
@@ -213,6 +218,8 @@ impl Server {
             read_budget: ReadBudget::new(256 << 20),
             #[cfg(feature = "tls")]
             tls: None,
+            http2: cfg!(feature = "http2"),
+            max_streams: 100,
         }
     }
 
@@ -290,6 +297,22 @@ impl Server {
         self
     }
 
+    /// Whether a server with [`tls`](Self::tls) offers HTTP/2 (ALPN `h2`) beside
+    /// HTTP/1.1, with WebSockets over its streams (RFC 8441). Default: on with the
+    /// `http2` feature (on by default).
+    pub fn http2(mut self, yes: bool) -> Self {
+        self.http2 = yes && cfg!(feature = "http2");
+        self
+    }
+
+    /// Most streams (WebSockets and page requests) open at once on one HTTP/2
+    /// connection; the client waits for one to end before it opens another.
+    /// Default 100.
+    pub fn max_streams_per_connection(mut self, limit: u32) -> Self {
+        self.max_streams = limit;
+        self
+    }
+
     /// How requests are accepted (origin policy, subprotocols, limits, timeouts).
     pub fn options(mut self, options: AcceptOptions) -> Self {
         self.options = options;
@@ -347,16 +370,26 @@ impl Server {
     /// then closes them all with 1001 and returns once they are done or the shutdown
     /// timeout has passed.
     pub async fn serve(self) -> Result<()> {
-        let routes = Arc::new(self.routes);
         #[cfg(feature = "tls")]
-        let tls = self.tls.map(Arc::new);
+        let tls = self.tls.map(|tls| tls.with_alpn(self.http2));
         #[cfg(not(feature = "tls"))]
-        let tls: Option<Arc<Plaintext>> = None;
-        let options = Arc::new(
-            self.options
-                .reached_at(&self.listener.local_addr()?, tls.is_some()),
-        );
-        tracing::info!(addr = ?self.listener.local_addr().ok(), tls = tls.is_some(), paths = ?routes.websockets.keys().collect::<Vec<_>>(), pages = ?routes.pages.keys().collect::<Vec<_>>(), "serving WebSockets");
+        let tls: Option<Plaintext> = None;
+        let options = self
+            .options
+            .reached_at(&self.listener.local_addr()?, tls.is_some());
+        let setup = Arc::new(Setup {
+            routes: self.routes,
+            options,
+            tls,
+            // Clones, not child tokens: a child costs an allocation per connection,
+            // and connections are never cancelled one by one.
+            shutdown: self.shutdown.clone(),
+            write_budget: self.write_budget.clone(),
+            read_budget: self.read_budget.clone(),
+            max_streams: self.max_streams,
+        });
+        let tls = setup.tls.is_some();
+        tracing::info!(addr = ?self.listener.local_addr().ok(), tls, http2 = tls && self.http2, paths = ?setup.routes.websockets.keys().collect::<Vec<_>>(), pages = ?setup.routes.pages.keys().collect::<Vec<_>>(), "serving WebSockets");
         let mut connections = JoinSet::new();
         loop {
             let accepted = tokio::select! {
@@ -375,7 +408,7 @@ impl Server {
                 }
             };
             if connections.len() >= self.max_connections {
-                if tls.is_some() {
+                if tls {
                     // A 503 would first cost a TLS handshake, the work the limit saves.
                     tracing::warn!(%peer, limit = self.max_connections, "connection limit reached; closing");
                 } else {
@@ -384,17 +417,10 @@ impl Server {
                 }
                 continue;
             }
-            connections.spawn(serve_connection(Box::new(Incoming {
+                connections.spawn(serve_connection(Box::new(Incoming {
                 stream,
-                tls: tls.clone(),
                 peer,
-                routes: routes.clone(),
-                options: options.clone(),
-                // A clone, not a child token: a child costs an allocation per
-                // connection, and connections are never cancelled one by one.
-                shutdown: self.shutdown.clone(),
-                write_budget: self.write_budget.clone(),
-                read_budget: self.read_budget.clone(),
+                setup: setup.clone(),
             })));
         }
         drop(self.listener);
@@ -434,17 +460,44 @@ enum Plaintext {}
 #[cfg(not(feature = "tls"))]
 type ServerTls = Plaintext;
 
+/// What every connection of a server shares.
+pub(super) struct Setup {
+    pub(super) routes: Routes,
+    pub(super) options: AcceptOptions,
+    tls: Option<ServerTls>,
+    pub(super) shutdown: CancellationToken,
+    write_budget: WriteBudget,
+    read_budget: ReadBudget,
+    pub(super) max_streams: u32,
+}
+
+impl Setup {
+    /// A WebSocket's route handler, not yet polled, and its path: the WebSocket
+    /// joined to the server's shutdown and budgets.
+    pub(super) fn start_handler(
+        &self,
+        mut ws: WebSocket<MaybeTlsStream>,
+        request: UpgradeRequest,
+        peer: SocketAddr,
+        over: &'static str,
+    ) -> Option<(BoxFuture, String)> {
+        ws.close_on(self.shutdown.clone());
+        ws.share_write_budget(self.write_budget.clone());
+        ws.share_read_budget(self.read_budget.clone());
+        let path = request.path().to_owned();
+        tracing::info!(%peer, %path, protocol = ?ws.protocol(), %over, "connection opened");
+        // The route was checked during the handshake.
+        let handler = self.routes.websockets.get(&path)?;
+        Some((handler(ws, request), path))
+    }
+}
+
 /// What a connection's task starts from, boxed so that the task does not carry it
 /// for the connection's whole life.
 struct Incoming {
     stream: TcpStream,
-    tls: Option<Arc<ServerTls>>,
     peer: SocketAddr,
-    routes: Arc<Routes>,
-    options: Arc<AcceptOptions>,
-    shutdown: CancellationToken,
-    write_budget: WriteBudget,
-    read_budget: ReadBudget,
+    setup: Arc<Setup>,
 }
 
 /// A connection's task. It keeps only what it needs while the handler runs: the
@@ -462,78 +515,86 @@ async fn serve_connection(incoming: Box<Incoming>) {
     }
 }
 
-/// The handshakes, then the route's handler, not yet polled, and the path.
+/// What a connection became once its handshakes were done.
+enum Established {
+    /// A WebSocket over HTTP/1.1.
+    WebSocket(WebSocket<MaybeTlsStream>, UpgradeRequest),
+    /// An HTTP/2 connection (ALPN `h2`), whose streams carry WebSockets.
+    #[cfg(feature = "http2")]
+    Http2(MaybeTlsStream),
+}
+
+/// The handshakes, then what runs for the connection's life (the route's handler, or
+/// an HTTP/2 connection), not yet polled, and what it serves.
 async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, String)> {
     let Incoming {
         stream,
-        tls,
         peer,
-        routes,
-        options,
-        shutdown,
-        write_budget,
-        read_budget,
+        setup,
     } = *incoming;
     // A shutdown drops connections still in their handshake at once: they have no
     // WebSocket to close with 1001, and a silent one (a browser's preconnect, say)
     // would otherwise hold the shutdown for the whole handshake timeout.
-    let (mut ws, request) = tokio::select! {
+    let established = tokio::select! {
         biased;
-        () = shutdown.cancelled() => return None,
-        established = establish(stream, tls, peer, &routes, options) => established?,
+        () = setup.shutdown.cancelled() => return None,
+        established = establish(stream, peer, &setup) => established?,
     };
-    ws.close_on(shutdown);
-    ws.share_write_budget(write_budget);
-    ws.share_read_budget(read_budget);
-    let path = request.path().to_owned();
-    tracing::info!(%peer, %path, protocol = ?ws.protocol(), "connection opened");
-    // The route was checked during the handshake.
-    let handler = routes.websockets.get(&path)?;
-    Some((handler(ws, request), path))
+    match established {
+        Established::WebSocket(ws, request) => setup.start_handler(ws, request, peer, "HTTP/1.1"),
+        #[cfg(feature = "http2")]
+        Established::Http2(stream) => {
+            tracing::debug!(%peer, "serving HTTP/2");
+            let serving = super::server_h2::serve(stream, setup, peer);
+            Some((Box::pin(serving), "(HTTP/2)".to_owned()))
+        }
+    }
 }
 
 /// The TLS handshake (if any) and the WebSocket one, within the handshake timeout.
-async fn establish(
-    stream: TcpStream,
-    tls: Option<Arc<ServerTls>>,
-    peer: SocketAddr,
-    routes: &Routes,
-    options: Arc<AcceptOptions>,
-) -> Option<(WebSocket<MaybeTlsStream>, UpgradeRequest)> {
+async fn establish(stream: TcpStream, peer: SocketAddr, setup: &Setup) -> Option<Established> {
     // Small frames are the common case; Nagle would delay them behind the previous ACK.
     let _ = stream.set_nodelay(true);
     let started = tokio::time::Instant::now();
-    let stream = match &tls {
+    let timeout = setup.options.handshake_timeout;
+    let stream = match &setup.tls {
         #[cfg(feature = "tls")]
-        Some(tls) => {
-            match tokio::time::timeout(options.handshake_timeout, tls_accept(tls, stream)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => {
-                    tracing::info!(%peer, %error, "TLS handshake failed");
-                    return None;
-                }
-                Err(_) => {
-                    tracing::info!(%peer, timeout = ?options.handshake_timeout, "TLS handshake timed out");
-                    return None;
-                }
+        Some(tls) => match tokio::time::timeout(timeout, tls_accept(tls, stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::info!(%peer, %error, "TLS handshake failed");
+                return None;
             }
-        }
+            Err(_) => {
+                tracing::info!(%peer, ?timeout, "TLS handshake timed out");
+                return None;
+            }
+        },
         #[cfg(not(feature = "tls"))]
-        Some(never) => match **never {},
+        Some(never) => match *never {},
         None => MaybeTlsStream::Plain(stream),
     };
+    #[cfg(feature = "http2")]
+    if stream.alpn_is_h2() {
+        return Some(Established::Http2(stream));
+    }
     // The TLS handshake and the HTTP one share the handshake timeout.
-    let options = match tls {
+    let left;
+    let options = match setup.tls {
         Some(_) => {
-            let left = options.handshake_timeout.saturating_sub(started.elapsed());
-            Arc::new(options.as_ref().clone().handshake_timeout(left))
+            left = setup
+                .options
+                .clone()
+                .handshake_timeout(timeout.saturating_sub(started.elapsed()));
+            &left
         }
-        None => options,
+        None => &setup.options,
     };
+    let routes = &setup.routes;
     let check = |request: &UpgradeRequest| route_exists(&routes.websockets, request);
     let plain = |request: &http::Request<()>| routes.answer_plain(request);
-    match accept_or_answer(stream, &options, check, &plain).await {
-        Ok(Some(accepted)) => Some(accepted),
+    match accept_or_answer(stream, options, check, &plain).await {
+        Ok(Some((ws, request))) => Some(Established::WebSocket(ws, request)),
         Ok(None) => {
             tracing::debug!(%peer, "answered a plain HTTP request");
             None
