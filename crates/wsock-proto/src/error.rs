@@ -183,7 +183,9 @@ pub enum HandshakeError {
     #[error("the method is {0}; a WebSocket handshake must use GET")]
     MethodNotGet(String),
     /// Over HTTP/2, a request other than an extended CONNECT at a WebSocket's path.
-    #[error("over HTTP/2 the method is {0}; a WebSocket opens with an extended CONNECT (RFC 8441)")]
+    #[error(
+        "over HTTP/2 the method is {0}; a WebSocket opens with an extended CONNECT (RFC 8441)"
+    )]
     NotExtendedConnect(String),
     /// HTTP/1.0 or older.
     #[error("the request is HTTP/1.0; a WebSocket handshake needs HTTP/1.1")]

@@ -66,7 +66,11 @@ pub struct Client {
 /// The HTTP/2 connections a [`Client`] (and its clones) holds open, one per origin.
 #[cfg(feature = "http2")]
 #[derive(Clone, Default)]
-pub(crate) struct Http2Pool(Arc<Mutex<HashMap<(String, u16), SendRequest<Bytes>>>>);
+pub(crate) struct Http2Pool(Arc<Mutex<Http2Connections>>);
+
+/// A sender of requests on the open HTTP/2 connection to each host and port.
+#[cfg(feature = "http2")]
+type Http2Connections = HashMap<(String, u16), SendRequest<Bytes>>;
 
 #[cfg(feature = "http2")]
 impl std::fmt::Debug for Http2Pool {
@@ -79,17 +83,27 @@ impl std::fmt::Debug for Http2Pool {
 impl Http2Pool {
     pub(crate) fn get(&self, target: &Target) -> Option<SendRequest<Bytes>> {
         let key = (target.host.clone(), target.port);
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned()
     }
 
     pub(crate) fn put(&self, target: &Target, connection: SendRequest<Bytes>) {
         let key = (target.host.clone(), target.port);
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key, connection);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, connection);
     }
 
     pub(crate) fn forget(&self, target: &Target) {
         let key = (target.host.clone(), target.port);
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
     }
 }
 

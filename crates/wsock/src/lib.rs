@@ -75,12 +75,12 @@ mod tokio;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
+#[cfg(feature = "http2")]
+pub use self::tokio::Http2Stream;
 pub use self::tokio::{
     accept, accept_with, client_handshake, MaybeTlsStream, ReadHalf, SendFuture, Server,
     ShutdownHandle, WebSocket, WriteHalf,
 };
-#[cfg(feature = "http2")]
-pub use self::tokio::Http2Stream;
 pub use accept_options::AcceptOptions;
 pub use budget::{Budget, ReadBudget, WriteBudget};
 pub use config::Config;

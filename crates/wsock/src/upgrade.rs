@@ -42,9 +42,8 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use wsock_proto::handshake::server::{
-    accept_with, text_response, ConnectProtocol, UpgradeRequest,
-};
+use tokio::io::{AsyncRead, AsyncWrite};
+use wsock_proto::handshake::server::{accept_with, text_response, ConnectProtocol, UpgradeRequest};
 use wsock_proto::Connection;
 
 use crate::accept_options::AcceptOptions;
@@ -149,7 +148,7 @@ impl PendingUpgrade {
     }
 
     /// The WebSocket, over the stream `wrap` makes of hyper's, and the request.
-    pub(crate) async fn resolve<T>(
+    pub(crate) async fn resolve<T: AsyncRead + AsyncWrite + Unpin>(
         mut self,
         wrap: impl FnOnce(hyper::upgrade::Upgraded) -> T,
     ) -> Result<(WebSocket<T>, UpgradeRequest)> {

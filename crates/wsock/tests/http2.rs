@@ -32,7 +32,9 @@ async fn server(pki: &TestPki, configure: impl FnOnce(Server) -> Server) -> (Soc
             std::future::pending::<()>().await;
             Ok(())
         })
-        .http("/", |_| http::Response::new(Bytes::from_static(b"the page")));
+        .http("/", |_| {
+            http::Response::new(Bytes::from_static(b"the page"))
+        });
     let server = configure(server);
     (server.local_addr().unwrap(), server)
 }
@@ -57,8 +59,13 @@ async fn a_websocket_over_an_http2_stream_echoes_and_closes() {
     let pki = TestPki::new();
     let (addr, server) = server(&pki, |s| s).await;
     tokio::spawn(server.serve());
-    let mut ws = bounded(client(&pki, addr, "/echo").connect()).await.unwrap();
-    assert!(ws.get_ref().is_http2(), "the WebSocket is on an HTTP/2 stream");
+    let mut ws = bounded(client(&pki, addr, "/echo").connect())
+        .await
+        .unwrap();
+    assert!(
+        ws.get_ref().is_http2(),
+        "the WebSocket is on an HTTP/2 stream"
+    );
     assert!(ws.get_ref().tcp().is_none());
     assert_echoes(&mut ws, 0, 3).await;
     let big = Message::binary(vec![7u8; 300_000]);
@@ -128,15 +135,22 @@ async fn a_stream_whose_reader_stops_stalls_only_itself_and_memory_stays_bounded
             Ok(result) => {
                 result.unwrap();
                 sent += 1;
-                assert!(sent < 2_000, "128 MiB went out to a reader that reads nothing");
+                assert!(
+                    sent < 2_000,
+                    "128 MiB went out to a reader that reads nothing"
+                );
             }
             Err(_) => break, // backpressure: the send waits for window
         }
     }
+    assert!(sent >= 1, "the stream never carried anything");
     // The other stream on the same connection echoes as if nothing happened.
     assert_echoes(&mut other, 1, 200).await;
     let held = budget.used();
-    assert!(held <= 2 << 20, "the server holds {held} bytes of unsent output");
+    assert!(
+        held <= 2 << 20,
+        "the server holds {held} bytes of unsent output"
+    );
 }
 
 /// A raw HTTP/2 connection to `addr` over TLS, for what wsock's client never sends.
@@ -175,7 +189,9 @@ async fn raw_h2_driven(
     (send_request, tokio::spawn(connection))
 }
 
-fn rustls_pemfile_certs(pem: &str) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
+fn rustls_pemfile_certs(
+    pem: &str,
+) -> Vec<tokio_rustls::rustls::pki_types::CertificateDer<'static>> {
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     tokio_rustls::rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
         .map(Result::unwrap)
@@ -201,7 +217,9 @@ async fn raw_stream(
     path: &str,
 ) -> (StatusCode, h2::SendStream<Bytes>, h2::RecvStream) {
     let mut connection = bounded(connection.clone().ready()).await.unwrap();
-    let (response, send) = connection.send_request(extended_connect(path), false).unwrap();
+    let (response, send) = connection
+        .send_request(extended_connect(path), false)
+        .unwrap();
     let response = bounded(response).await.unwrap();
     let status = response.status();
     (status, send, response.into_body())
@@ -241,7 +259,10 @@ async fn a_bad_connect_gets_its_status_on_its_stream_and_the_connection_lives_on
     let response = bounded(response).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
-    assert_eq!(&bounded(body.data()).await.unwrap().unwrap()[..], b"the page");
+    assert_eq!(
+        &bounded(body.data()).await.unwrap().unwrap()[..],
+        b"the page"
+    );
     let (status, mut send, mut recv) = raw_stream(&connection, "/echo").await;
     assert_eq!(status, StatusCode::OK);
     send.send_data(Bytes::from(client_frame(0x81, b"hi")), false)
@@ -300,7 +321,9 @@ async fn a_server_without_http2_gets_the_client_over_http1() {
     let pki = TestPki::new();
     let (addr, server) = server(&pki, |s| s.http2(false)).await;
     tokio::spawn(server.serve());
-    let mut ws = bounded(client(&pki, addr, "/echo").connect()).await.unwrap();
+    let mut ws = bounded(client(&pki, addr, "/echo").connect())
+        .await
+        .unwrap();
     assert!(!ws.get_ref().is_http2());
     assert!(ws.get_ref().is_tls());
     assert_echoes(&mut ws, 0, 2).await;
@@ -315,7 +338,11 @@ async fn a_connection_may_hold_only_so_many_streams() {
     let (first, mut held, _) = raw_stream(&connection, "/hold").await;
     let (second, _b, _) = raw_stream(&connection, "/hold").await;
     assert_eq!((first, second), (StatusCode::OK, StatusCode::OK));
-    assert_eq!(connection.current_max_send_streams(), 2, "the server's SETTINGS");
+    assert_eq!(
+        connection.current_max_send_streams(),
+        2,
+        "the server's SETTINGS"
+    );
     // A third opens once one of the two has ended.
     let waiting = connection.clone();
     let third = tokio::spawn(async move { raw_stream(&waiting, "/hold").await.0 });

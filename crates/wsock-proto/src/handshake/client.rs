@@ -6,12 +6,12 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use super::headers::{has_token, header_tokens, to_header_map};
+use super::server::ConnectProtocol;
 use super::{accept_key, generate_key, is_token};
 use crate::connection::{Connection, Role};
 use crate::deflate::{parse_client_response, DeflateConfig, DeflateParams};
 use crate::error::{HandshakeError, LocalError};
 use crate::limits::Limits;
-use super::server::ConnectProtocol;
 
 /// The client's side of the opening handshake: the upgrade request it sends (with a
 /// fresh key), and the check of the server's answer that yields the [`Connection`].
@@ -229,7 +229,10 @@ impl ClientHandshake {
             .extensions_mut()
             .insert(ConnectProtocol("websocket".into()));
         let headers = request.headers_mut();
-        headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
         self.add_offers(headers);
         Ok(request)
     }
@@ -263,12 +266,22 @@ impl ClientHandshake {
         }
         if !self.protocols.is_empty() {
             let protocols = self.protocols.join(", ");
-            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocols.parse().expect("tokens"));
+            headers.insert(
+                header::SEC_WEBSOCKET_PROTOCOL,
+                protocols.parse().expect("tokens"),
+            );
         }
         if !self.deflate.is_empty() {
-            let offers: Vec<String> = self.deflate.iter().map(DeflateConfig::client_offer).collect();
+            let offers: Vec<String> = self
+                .deflate
+                .iter()
+                .map(DeflateConfig::client_offer)
+                .collect();
             let offers = offers.join(", ");
-            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, offers.parse().expect("tokens"));
+            headers.insert(
+                header::SEC_WEBSOCKET_EXTENSIONS,
+                offers.parse().expect("tokens"),
+            );
         }
         for (name, value) in &self.headers {
             headers.append(name, value.clone());

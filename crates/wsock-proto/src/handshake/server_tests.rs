@@ -329,10 +329,18 @@ mod extended_connect {
         let accepted = accept(client.extended_connect("https").unwrap(), &policy).unwrap();
         assert!(accepted.request.is_extended_connect());
         assert_eq!(accepted.request.path(), "/chat");
-        assert_eq!(accepted.request.host(), "example.com", "same origin by :authority");
+        assert_eq!(
+            accepted.request.host(),
+            "example.com",
+            "same origin by :authority"
+        );
         assert_eq!(accepted.response.status(), StatusCode::OK);
         let headers = accepted.response.headers();
-        for forbidden in [header::UPGRADE, header::CONNECTION, header::SEC_WEBSOCKET_ACCEPT] {
+        for forbidden in [
+            header::UPGRADE,
+            header::CONNECTION,
+            header::SEC_WEBSOCKET_ACCEPT,
+        ] {
             assert!(!headers.contains_key(&forbidden), "{forbidden}");
         }
         assert_eq!(headers[header::SEC_WEBSOCKET_PROTOCOL], "chat");
@@ -364,10 +372,16 @@ mod extended_connect {
         *get.method_mut() = Method::GET;
         let refusal = accept(get, &policy).unwrap_err();
         assert_eq!(refusal.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert!(refusal.reason().contains("extended CONNECT"), "{}", refusal.reason());
+        assert!(
+            refusal.reason().contains("extended CONNECT"),
+            "{}",
+            refusal.reason()
+        );
 
         let mut other = request();
-        other.extensions_mut().insert(ConnectProtocol("webtransport".into()));
+        other
+            .extensions_mut()
+            .insert(ConnectProtocol("webtransport".into()));
         assert_eq!(
             accept(other, &policy).unwrap_err(),
             Refusal::Invalid(HandshakeError::InvalidHeader {
@@ -377,12 +391,18 @@ mod extended_connect {
         );
         let mut plain_connect = request();
         plain_connect.extensions_mut().remove::<ConnectProtocol>();
-        assert_eq!(accept(plain_connect, &policy).unwrap_err().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            accept(plain_connect, &policy).unwrap_err().status(),
+            StatusCode::BAD_REQUEST
+        );
 
         let mut old = request();
         old.headers_mut()
             .insert(header::SEC_WEBSOCKET_VERSION, "8".parse().unwrap());
-        assert_eq!(accept(old, &policy).unwrap_err().status(), StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(
+            accept(old, &policy).unwrap_err().status(),
+            StatusCode::UPGRADE_REQUIRED
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ impl Client {
             if self.http2 && target.secure {
                 use super::client_h2::Attempt;
                 match self.connect_http2(&target, &request).await? {
-                    Attempt::Open(ws) => return Ok(ws),
+                    Attempt::Open(ws) => return Ok(*ws),
                     Attempt::Http1(stream) => {
                         return client_handshake(stream, request, self.config.clone()).await
                     }

@@ -20,10 +20,16 @@ use super::websocket::WebSocket;
 use crate::dial::{Client, Target};
 use crate::error::{Error, Result};
 
+/// Receive windows, as the server's: a stream whose reader stops holds at most its
+/// own window of the connection's, so the other streams keep flowing (h2's defaults,
+/// 64 KiB for both, would let one stalled stream stop them all).
+const STREAM_WINDOW: u32 = 256 << 10;
+const CONNECTION_WINDOW: u32 = 4 << 20;
+
 /// How an attempt at HTTP/2 ended.
 pub(super) enum Attempt {
     /// The WebSocket, on a stream.
-    Open(WebSocket<MaybeTlsStream>),
+    Open(Box<WebSocket<MaybeTlsStream>>),
     /// The server chose HTTP/1.1 in ALPN: this TLS connection carries the upgrade.
     Http1(MaybeTlsStream),
     /// The server speaks HTTP/2 without extended CONNECT: HTTP/1.1 needs a new
@@ -62,14 +68,19 @@ impl Client {
             }
         };
         let ws = open_stream(connection, handshake, &self.config).await?;
-        Ok(Attempt::Open(ws))
+        Ok(Attempt::Open(Box::new(ws)))
     }
 }
 
 /// The h2 handshake on `stream`, driven by a task of its own; `None` when the
 /// server's SETTINGS do not enable extended CONNECT.
 async fn open_connection(stream: MaybeTlsStream, host: &str) -> Result<Option<SendRequest<Bytes>>> {
-    let (send_request, mut connection) = h2::client::handshake(stream).await.map_err(h2_error)?;
+    let (send_request, mut connection) = h2::client::Builder::new()
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .handshake(stream)
+        .await
+        .map_err(h2_error)?;
     let mut ping_pong = connection.ping_pong().expect("taken once, here");
     tokio::spawn(async move {
         if let Err(error) = connection.await {
@@ -102,9 +113,7 @@ async fn open_stream(
             .insert(h2::ext::Protocol::from(protocol.as_str()));
     }
     let mut connection = connection.ready().await.map_err(h2_error)?;
-    let (response, send) = connection
-        .send_request(request, false)
-        .map_err(h2_error)?;
+    let (response, send) = connection.send_request(request, false).map_err(h2_error)?;
     let response = response.await.map_err(h2_error)?;
     let (head, recv) = response.into_parts();
     let head = http::Response::from_parts(head, ());
@@ -162,7 +171,7 @@ impl AsyncRead for H2Io {
                         // The peer ended or cancelled the stream: the end of input.
                         Some(h2::Reason::NO_ERROR | h2::Reason::CANCEL) => Ok(()),
                         _ => Err(h2_io_error(error)),
-                    })
+                    });
                 }
             }
         }

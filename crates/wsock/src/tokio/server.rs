@@ -417,7 +417,7 @@ impl Server {
                 }
                 continue;
             }
-                connections.spawn(serve_connection(Box::new(Incoming {
+            connections.spawn(serve_connection(Box::new(Incoming {
                 stream,
                 peer,
                 setup: setup.clone(),
@@ -516,6 +516,9 @@ async fn serve_connection(incoming: Box<Incoming>) {
 }
 
 /// What a connection became once its handshakes were done.
+// Unboxed: it lives for one move out of the handshake, and boxing the common variant
+// would cost every connection an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Established {
     /// A WebSocket over HTTP/1.1.
     WebSocket(WebSocket<MaybeTlsStream>, UpgradeRequest),

@@ -37,7 +37,11 @@ const CONNECTION_WINDOW: u32 = 4 << 20;
 
 /// Serves one HTTP/2 connection until the peer leaves or the server shuts down (then
 /// with GOAWAY, and 1001 to every WebSocket on it), and its streams have ended.
-pub(super) async fn serve(stream: MaybeTlsStream, setup: Arc<Setup>, peer: SocketAddr) -> Result<()> {
+pub(super) async fn serve(
+    stream: MaybeTlsStream,
+    setup: Arc<Setup>,
+    peer: SocketAddr,
+) -> Result<()> {
     let (spawn, mut spawned) = mpsc::unbounded_channel::<BoxFuture>();
     let saw_request = Arc::new(AtomicBool::new(false));
     let service = {
@@ -89,7 +93,8 @@ pub(super) async fn serve(stream: MaybeTlsStream, setup: Arc<Setup>, peer: Socke
         streams.spawn(handler);
     }
     while streams.join_next().await.is_some() {}
-    ended.map_err(|error| std::io::Error::other(format!("HTTP/2 connection failed: {error}")).into())
+    ended
+        .map_err(|error| std::io::Error::other(format!("HTTP/2 connection failed: {error}")).into())
 }
 
 /// The answer to one request on the connection: a WebSocket accepted (its handler
