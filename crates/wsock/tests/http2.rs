@@ -362,3 +362,232 @@ async fn a_connection_that_opens_no_stream_is_dropped_after_the_handshake_timeou
     // The server closes the connection; the client's side of it then ends.
     let _ = bounded(driver).await.unwrap();
 }
+
+/// A TLS server offering h2 and http/1.1 whose HTTP/2 does not enable extended
+/// CONNECT (hyper's default), upgrading HTTP/1.1 requests with `wsock::upgrade`.
+/// Counts its connections by the protocol ALPN chose.
+async fn server_without_extended_connect(
+    pki: &TestPki,
+) -> (SocketAddr, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let certs =
+        tokio_rustls::rustls::pki_types::CertificateDer::pem_slice_iter(pki.cert_pem.as_bytes())
+            .map(Result::unwrap)
+            .collect();
+    let key =
+        tokio_rustls::rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes())
+            .unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (h2_count, other_count) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (h2_seen, other_seen) = (h2_count.clone(), other_count.clone());
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let counter = match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => &h2_seen,
+                _ => &other_seen,
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let service = hyper::service::service_fn(|mut request| async move {
+                let options = AcceptOptions::default().loopback_only(true);
+                Ok::<_, std::convert::Infallible>(
+                    match wsock::upgrade::upgrade::<_, http_body_util::Full<Bytes>>(
+                        &mut request,
+                        &options,
+                    ) {
+                        Ok((response, pending)) => {
+                            tokio::spawn(async move { echo_hyper(pending.await?).await });
+                            response
+                        }
+                        Err(refusal) => refusal,
+                    },
+                )
+            });
+            tokio::spawn(async move {
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let _ = builder
+                    .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, h2_count, other_count)
+}
+
+async fn echo_hyper(mut ws: wsock::upgrade::HyperWebSocket) -> wsock::Result<()> {
+    while let Some(message) = ws.recv().await? {
+        ws.send(message).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn settings_without_extended_connect_send_the_client_to_http1_on_a_new_connection() {
+    let pki = TestPki::new();
+    let (addr, over_h2, over_http1) = server_without_extended_connect(&pki).await;
+    let mut ws = bounded(client(&pki, addr, "/echo").connect())
+        .await
+        .unwrap();
+    assert!(!ws.get_ref().is_http2(), "fell back to HTTP/1.1");
+    assert_echoes(&mut ws, 0, 3).await;
+    assert_eq!(over_h2.load(Ordering::SeqCst), 1, "HTTP/2 was tried first");
+    assert_eq!(
+        over_http1.load(Ordering::SeqCst),
+        1,
+        "then one HTTP/1.1 connection"
+    );
+}
+
+/// A WebSocket opened by hand over either transport: raw frames in, raw frames out.
+enum RawPeer {
+    Http1(TcpStream),
+    Http2(h2::SendStream<Bytes>, h2::RecvStream, Vec<u8>),
+}
+
+impl RawPeer {
+    async fn send(&mut self, bytes: Vec<u8>) {
+        use tokio::io::AsyncWriteExt;
+        match self {
+            Self::Http1(tcp) => tcp.write_all(&bytes).await.unwrap(),
+            Self::Http2(send, _, _) => send.send_data(Bytes::from(bytes), false).unwrap(),
+        }
+    }
+
+    /// The next server frame: opcode and payload; `None` once the stream has ended.
+    async fn frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        use tokio::io::AsyncReadExt;
+        let mut buffered = match self {
+            Self::Http1(_) => Vec::new(),
+            Self::Http2(_, _, buffered) => std::mem::take(buffered),
+        };
+        loop {
+            if buffered.len() >= 2 {
+                assert_eq!(buffered[1] & 0x80, 0, "servers do not mask");
+                let (len, start) = match buffered[1] & 0x7f {
+                    126 if buffered.len() >= 4 => (
+                        usize::from(u16::from_be_bytes([buffered[2], buffered[3]])),
+                        4,
+                    ),
+                    126 => (usize::MAX, 0),
+                    n => (usize::from(n), 2),
+                };
+                if len != usize::MAX && buffered.len() >= start + len {
+                    let frame = (buffered[0] & 0x0f, buffered[start..start + len].to_vec());
+                    let rest = buffered.split_off(start + len);
+                    if let Self::Http2(_, _, kept) = self {
+                        *kept = rest;
+                    }
+                    return Some(frame);
+                }
+            }
+            match self {
+                Self::Http1(tcp) => {
+                    let mut byte = [0u8; 1];
+                    match bounded(tcp.read(&mut byte)).await {
+                        Ok(1) => buffered.push(byte[0]),
+                        _ => return None,
+                    }
+                }
+                Self::Http2(_, recv, _) => match bounded(recv.data()).await {
+                    Some(Ok(data)) => {
+                        let _ = recv.flow_control().release_capacity(data.len());
+                        buffered.extend_from_slice(&data);
+                    }
+                    _ => return None,
+                },
+            }
+        }
+    }
+
+    /// The close code the server sent, after any other frames.
+    async fn close_code(&mut self) -> Option<u16> {
+        while let Some((opcode, payload)) = self.frame().await {
+            if opcode == 0x8 {
+                return (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
+            }
+        }
+        None
+    }
+}
+
+fn unmasked(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![first, payload.len() as u8];
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[tokio::test]
+async fn the_core_answers_the_same_over_both_transports() {
+    let pki = TestPki::new();
+    let (tls_addr, server) = server(&pki, |s| s).await;
+    tokio::spawn(server.serve());
+    let plain_addr = common::echo_server(AcceptOptions::default()).await;
+    let connection = raw_h2(&pki, tls_addr).await;
+    type Case = (&'static str, Vec<Vec<u8>>, Option<u16>);
+    let cases: Vec<Case> = vec![
+        ("unmasked frame", vec![unmasked(0x81, b"hi")], Some(1002)),
+        (
+            "invalid UTF-8",
+            vec![client_frame(0x81, &[0xff, 0xfe])],
+            Some(1007),
+        ),
+        ("reserved opcode", vec![client_frame(0x83, b"")], Some(1002)),
+        (
+            "RSV1 without deflate",
+            vec![client_frame(0xc1, b"x")],
+            Some(1002),
+        ),
+        (
+            "close with reason",
+            vec![client_frame(0x88, b"\x03\xe8bye")],
+            Some(1000),
+        ),
+    ];
+    for (what, frames, expected) in cases {
+        let (_, send, recv) = raw_stream(&connection, "/echo").await;
+        let peers = [
+            RawPeer::Http1(common::raw_websocket(plain_addr).await),
+            RawPeer::Http2(send, recv, Vec::new()),
+        ];
+        for mut peer in peers {
+            for frame in &frames {
+                peer.send(frame.clone()).await;
+            }
+            assert_eq!(peer.close_code().await, expected, "{what}");
+        }
+    }
+    // And a conversation: a fragmented message, a ping among its fragments, a close.
+    let (_, send, recv) = raw_stream(&connection, "/echo").await;
+    let peers = [
+        RawPeer::Http1(common::raw_websocket(plain_addr).await),
+        RawPeer::Http2(send, recv, Vec::new()),
+    ];
+    for mut peer in peers {
+        peer.send(client_frame(0x01, b"hel")).await;
+        peer.send(client_frame(0x89, b"p")).await;
+        peer.send(client_frame(0x80, b"lo")).await;
+        assert_eq!(peer.frame().await, Some((0xa, b"p".to_vec())), "the pong");
+        assert_eq!(
+            peer.frame().await,
+            Some((0x1, b"hello".to_vec())),
+            "one message"
+        );
+        peer.send(client_frame(0x88, b"\x03\xe8")).await;
+        assert_eq!(peer.close_code().await, Some(1000));
+    }
+}
