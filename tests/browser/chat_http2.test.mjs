@@ -7,26 +7,14 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { TIMEOUT, freePort, launchChromium } from "./browser.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const binDir = process.env.WSOCK_BIN_DIR || join(root, "target", "release");
-const TIMEOUT = 15_000;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 // A CA and a certificate for localhost, made for this run with Python's trustme
 // (installed in .venv by scripts/test.sh).
@@ -62,19 +50,7 @@ before(async () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   profile = mkdtempSync(join(tmpdir(), "wsock-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    ignoreHTTPSErrors: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  context = await launchChromium(profile, { ignoreHTTPSErrors: true });
 });
 
 after(async () => {

@@ -199,16 +199,7 @@ fn rustls_pemfile_certs(
 }
 
 fn extended_connect(path: &str) -> http::Request<()> {
-    let mut request = http::Request::builder()
-        .method(http::Method::CONNECT)
-        .uri(format!("https://localhost{path}"))
-        .header("sec-websocket-version", "13")
-        .body(())
-        .unwrap();
-    request
-        .extensions_mut()
-        .insert(h2::ext::Protocol::from("websocket"));
-    request
+    common::extended_connect(&format!("https://localhost{path}"))
 }
 
 /// Opens a WebSocket stream at `path` with raw h2; the status and the stream.

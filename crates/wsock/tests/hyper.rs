@@ -159,15 +159,7 @@ async fn the_axum_example_takes_an_http2_extended_connect() {
     let (connection, driver) = bounded(h2::client::handshake(tcp)).await.unwrap();
     tokio::spawn(driver);
     let mut connection = bounded(connection.ready()).await.unwrap();
-    let mut request = Request::builder()
-        .method(hyper::Method::CONNECT)
-        .uri(format!("http://{addr}/echo"))
-        .header("sec-websocket-version", "13")
-        .body(())
-        .unwrap();
-    request
-        .extensions_mut()
-        .insert(h2::ext::Protocol::from("websocket"));
+    let request = extended_connect(&format!("http://{addr}/echo"));
     let (response, mut send) = connection.send_request(request, false).unwrap();
     let response = bounded(response).await.unwrap();
     assert_eq!(response.status(), 200);

@@ -138,19 +138,11 @@ impl ClientHandshake {
         if let Some(origin) = &self.origin {
             push("Origin", origin.as_bytes());
         }
-        if !self.protocols.is_empty() {
-            push(
-                "Sec-WebSocket-Protocol",
-                self.protocols.join(", ").as_bytes(),
-            );
+        if let Some(protocols) = self.protocols_offered() {
+            push("Sec-WebSocket-Protocol", protocols.as_bytes());
         }
-        if !self.deflate.is_empty() {
-            let offers: Vec<String> = self
-                .deflate
-                .iter()
-                .map(DeflateConfig::client_offer)
-                .collect();
-            push("Sec-WebSocket-Extensions", offers.join(", ").as_bytes());
+        if let Some(extensions) = self.extensions_offered() {
+            push("Sec-WebSocket-Extensions", extensions.as_bytes());
         }
         for (name, value) in &self.headers {
             push(name.as_str(), value.as_bytes());
@@ -264,28 +256,36 @@ impl ClientHandshake {
         if let Some(origin) = &self.origin {
             headers.insert(header::ORIGIN, origin.parse().expect("a checked origin"));
         }
-        if !self.protocols.is_empty() {
-            let protocols = self.protocols.join(", ");
+        if let Some(protocols) = self.protocols_offered() {
             headers.insert(
                 header::SEC_WEBSOCKET_PROTOCOL,
                 protocols.parse().expect("tokens"),
             );
         }
-        if !self.deflate.is_empty() {
-            let offers: Vec<String> = self
-                .deflate
-                .iter()
-                .map(DeflateConfig::client_offer)
-                .collect();
-            let offers = offers.join(", ");
+        if let Some(extensions) = self.extensions_offered() {
             headers.insert(
                 header::SEC_WEBSOCKET_EXTENSIONS,
-                offers.parse().expect("tokens"),
+                extensions.parse().expect("tokens"),
             );
         }
         for (name, value) in &self.headers {
             headers.append(name, value.clone());
         }
+    }
+
+    /// The `Sec-WebSocket-Protocol` value offering our subprotocols, if any.
+    fn protocols_offered(&self) -> Option<String> {
+        (!self.protocols.is_empty()).then(|| self.protocols.join(", "))
+    }
+
+    /// The `Sec-WebSocket-Extensions` value offering permessage-deflate, if asked.
+    fn extensions_offered(&self) -> Option<String> {
+        let offers: Vec<String> = self
+            .deflate
+            .iter()
+            .map(DeflateConfig::client_offer)
+            .collect();
+        (!offers.is_empty()).then(|| offers.join(", "))
     }
 
     /// What the server agreed to in `headers`: at most one subprotocol, which we

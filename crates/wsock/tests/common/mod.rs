@@ -211,3 +211,17 @@ pub async fn read_close_code(stream: &mut TcpStream) -> Option<u16> {
         }
     }
 }
+
+/// An HTTP/2 extended CONNECT for a WebSocket at `uri` (RFC 8441), for a raw h2 client.
+pub fn extended_connect(uri: &str) -> http::Request<()> {
+    let mut request = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(uri)
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from("websocket"));
+    request
+}
