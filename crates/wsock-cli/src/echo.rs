@@ -40,13 +40,16 @@ pub struct EchoArgs {
     #[arg(long)]
     no_deflate: bool,
     /// Compress with this LZ77 window (log2, 9-15) and ask clients to do the same;
-    /// smaller windows cost less memory per connection.
-    #[arg(long, value_name = "BITS", default_value_t = 15, value_parser = clap::value_parser!(u8).range(9..=15))]
-    deflate_window_bits: u8,
-    /// Reset the compression context after every message, both ways: less memory
-    /// while idle, a worse ratio for streams of similar messages.
-    #[arg(long)]
-    deflate_no_context_takeover: bool,
+    /// smaller windows cost less memory per connection. By default clients may use 15
+    /// and the server compresses with 12.
+    #[arg(long, value_name = "BITS", value_parser = clap::value_parser!(u8).range(9..=15))]
+    deflate_window_bits: Option<u8>,
+    /// The shared-compressor mode: no compression context is kept either way, so one
+    /// compressor per thread serves every connection, a broadcast is compressed once,
+    /// and an idle connection holds no compression state; a worse ratio for streams of
+    /// similar messages.
+    #[arg(long, alias = "deflate-no-context-takeover")]
+    deflate_shared: bool,
     /// Messages shorter than this many bytes are echoed uncompressed even with
     /// permessage-deflate on.
     #[arg(long, value_name = "BYTES", default_value_t = DeflateConfig::default().threshold)]
@@ -111,10 +114,13 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
         .origin_policy(policy)
         .protocols(args.protocols)
         .deflate((!args.no_deflate).then(|| {
-            DeflateConfig::default()
+            let config = DeflateConfig::default()
                 .threshold(args.deflate_threshold)
-                .max_window_bits(args.deflate_window_bits)
-                .no_context_takeover(args.deflate_no_context_takeover)
+                .no_context_takeover(args.deflate_shared);
+            match args.deflate_window_bits {
+                Some(bits) => config.max_window_bits(bits),
+                None => config,
+            }
         }))
         .config(Config::default().with_limits(limits).keepalive(keepalive));
     let server = Server::bind(args.listen)

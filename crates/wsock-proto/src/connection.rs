@@ -7,7 +7,7 @@ use std::io::IoSlice;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseFrame, MAX_REASON_LEN};
-use crate::deflate::{DeflateCodec, DeflateConfig, DeflateParams};
+use crate::deflate::{with_scratch, DeflateCodec, DeflateConfig, DeflateParams};
 use crate::error::{LocalError, ProtocolError};
 use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::keepalive::{Due, Keepalive, KeepaliveTimer};
@@ -205,12 +205,7 @@ impl Connection {
     /// Turns on permessage-deflate with the parameters agreed in the handshake;
     /// `config` supplies the compression level and threshold.
     pub fn enable_deflate(&mut self, params: &DeflateParams, config: &DeflateConfig) {
-        self.deflate = Some(Box::new(DeflateCodec::new(
-            self.role,
-            params,
-            config.level,
-            config.threshold,
-        )));
+        self.deflate = Some(Box::new(DeflateCodec::new(self.role, params, config)));
     }
 
     /// Turns on keepalive pings and the idle timeout, counting from `now`. Drive them
@@ -741,14 +736,26 @@ impl Connection {
     }
 
     /// Queues a message prepared once for many connections: on a server, its shared
-    /// frame as it is, after everything queued before it; on a client, which must mask
-    /// each frame with a key of its own, the message encoded again.
+    /// frame as it is, after everything queued before it (compressed once for every
+    /// connection that compresses without context, see [`DeflateConfig::shared`]); on
+    /// a client, which must mask each frame with a key of its own, the message encoded
+    /// again.
     pub fn send_prepared(&mut self, prepared: &PreparedMessage) -> Result<(), LocalError> {
         self.ensure_can_send()?;
         if self.role == Role::Client {
             return self.send(prepared.message());
         }
-        self.output.push_shared(prepared.frame().clone());
+        // A member that compresses without context takes the frame compressed once
+        // for all such members; one that keeps context (its peer's window follows its
+        // own compressor) takes the plain frame, valid on any connection.
+        let compressed = self.deflate.as_deref().and_then(|codec| {
+            let worth = codec.wants(prepared.message().payload().len());
+            (worth && codec.compresses_standalone())
+                .then(|| prepared.compressed_frame(codec.settings()))
+                .flatten()
+        });
+        let frame = compressed.unwrap_or(prepared.frame()).clone();
+        self.output.push_shared(frame);
         Ok(())
     }
 
@@ -790,14 +797,12 @@ impl Connection {
         self.ensure_can_send()?;
         match self.deflate.as_mut() {
             Some(codec) if may_compress && codec.wants(payload.len()) => {
-                let mut compressed = std::mem::take(&mut codec.scratch);
-                codec.compress(payload, &mut compressed);
                 let mask = self.keys.as_mut().map(|keys| keys.next_key());
-                encode_frame(self.output.buffer(), opcode, true, 0b100, mask, &compressed);
-                // Keep a modest buffer for the next message, not the largest one seen.
-                if compressed.capacity() <= MIN_GROWTH {
-                    codec.scratch = compressed;
-                }
+                let output = self.output.buffer();
+                with_scratch(|compressed| {
+                    codec.compress(payload, compressed);
+                    encode_frame(output, opcode, true, 0b100, mask, compressed);
+                });
             }
             _ => self.queue_frame(opcode, true, payload),
         }

@@ -1,7 +1,10 @@
 //! Messages encoded once and sent to many connections: the frame a broadcast shares.
 
+use std::sync::{Arc, OnceLock};
+
 use bytes::{Bytes, BytesMut};
 
+use crate::deflate::{compress_standalone, with_scratch, Settings};
 use crate::error::LocalError;
 use crate::frame::{encode_frame, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::message::Message;
@@ -25,6 +28,17 @@ use crate::message::Message;
 pub struct PreparedMessage {
     message: Message,
     frame: Bytes,
+    /// The frame compressed (permessage-deflate, without context), made the first time
+    /// a connection that can take it asks; shared by every clone, so a broadcast is
+    /// compressed once.
+    compressed: Arc<OnceLock<Compressed>>,
+}
+
+/// A compressed frame, and the window it was compressed with.
+#[derive(Debug, PartialEq)]
+struct Compressed {
+    window_bits: u8,
+    frame: Bytes,
 }
 
 impl PreparedMessage {
@@ -46,7 +60,37 @@ impl PreparedMessage {
         Ok(Self {
             message,
             frame: frame.freeze(),
+            compressed: Arc::default(),
         })
+    }
+
+    /// The frame compressed for a connection that compresses with `settings` and
+    /// without context: compressed the first time any connection asks, then shared.
+    /// `None` for control messages, and when the frame was compressed with a larger
+    /// window than this connection's peer inflates with and could refer past it.
+    pub(crate) fn compressed_frame(&self, settings: Settings) -> Option<&Bytes> {
+        let (opcode, payload) = match &self.message {
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => (OpCode::Binary, &data[..]),
+            _ => return None,
+        };
+        let compressed = self.compressed.get_or_init(|| {
+            let frame = with_scratch(|out| {
+                compress_standalone(settings, payload, out);
+                // The sync flush's tail, which RFC 7692 leaves off the wire.
+                out.truncate(out.len().saturating_sub(4));
+                let mut frame = BytesMut::with_capacity(out.len() + 10);
+                encode_frame(&mut frame, opcode, true, 0b100, None, out);
+                frame.freeze()
+            });
+            Compressed {
+                window_bits: settings.window_bits,
+                frame,
+            }
+        });
+        let fits = compressed.window_bits <= settings.window_bits
+            || payload.len() <= 1 << settings.window_bits;
+        fits.then_some(&compressed.frame)
     }
 
     /// The message.
@@ -117,5 +161,51 @@ mod tests {
             client.next_event().unwrap(),
             Some(Event::Message(Message::text("plain")))
         );
+    }
+
+    /// A server and a client that agreed on deflate with `config`.
+    fn deflate_pair(config: &crate::DeflateConfig) -> (Connection, Connection) {
+        let offer = config.client_offer();
+        let (params, _) = crate::negotiate_server([offer.as_str()], config).unwrap();
+        let (mut server, mut client) =
+            (Connection::new(Role::Server), Connection::new(Role::Client));
+        server.enable_deflate(&params, config);
+        client.enable_deflate(&params, config);
+        (server, client)
+    }
+
+    fn first_chunk(connection: &Connection) -> *const u8 {
+        let mut slices = [std::io::IoSlice::new(&[]); 2];
+        assert_eq!(connection.output_slices(&mut slices), 1);
+        slices[0].as_ptr()
+    }
+
+    #[test]
+    fn a_broadcast_is_compressed_once_for_the_members_that_keep_no_context() {
+        let text = r#"{"event":"price_update","symbol":"ACME","bid":101.25}"#.repeat(20);
+        let prepared = PreparedMessage::new(Message::text(text.clone())).unwrap();
+        let shared = crate::DeflateConfig::shared();
+        let mut frames = Vec::new();
+        for _ in 0..3 {
+            let (mut server, mut client) = deflate_pair(&shared);
+            server.send_prepared(&prepared).unwrap();
+            frames.push(first_chunk(&server));
+            let wire = server.take_output();
+            assert_eq!(wire[0], 0xc1, "FIN, RSV1 and text: compressed");
+            assert!(wire.len() < text.len() / 4, "{} bytes", wire.len());
+            client.receive_data(&wire);
+            assert_eq!(
+                client.next_event().unwrap(),
+                Some(Event::Message(Message::text(text.clone())))
+            );
+        }
+        assert!(
+            frames.windows(2).all(|pair| pair[0] == pair[1]),
+            "one compressed frame, shared"
+        );
+        // A member whose compressor keeps its context takes the plain shared frame.
+        let (mut keeping, _) = deflate_pair(&crate::DeflateConfig::default());
+        keeping.send_prepared(&prepared).unwrap();
+        assert_eq!(first_chunk(&keeping), prepared.frame().as_ptr());
     }
 }

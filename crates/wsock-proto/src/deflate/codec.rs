@@ -1,8 +1,9 @@
 //! Compressing and inflating message payloads (RFC 7692 section 7.2).
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Decompress, FlushDecompress, Status};
 
-use super::DeflateParams;
+use super::shared::{compress_into, compress_standalone, Settings};
+use super::{DeflateConfig, DeflateParams};
 use crate::connection::Role;
 use crate::error::ProtocolError;
 
@@ -18,14 +19,13 @@ pub(crate) struct DeflateCodec {
     decompress_bits: u8,
     decompress_reset: bool,
     level: u32,
+    mem_level: u8,
     threshold: usize,
-    compressor: Option<Box<Compress>>,
+    compressor: Option<Box<zlib_rs::Deflate>>,
     decompressor: Option<Box<Decompress>>,
     /// Set when the peer ended its deflate stream (a final block): the next message
     /// needs a fresh decompressor.
     stream_ended: bool,
-    /// Where a message is compressed before it is framed, kept between messages.
-    pub(crate) scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for DeflateCodec {
@@ -38,7 +38,7 @@ impl std::fmt::Debug for DeflateCodec {
 }
 
 impl DeflateCodec {
-    pub(crate) fn new(role: Role, params: &DeflateParams, level: u32, threshold: usize) -> Self {
+    pub(crate) fn new(role: Role, params: &DeflateParams, config: &DeflateConfig) -> Self {
         let (ours, theirs) = match role {
             Role::Server => (
                 (
@@ -62,17 +62,18 @@ impl DeflateCodec {
             ),
         };
         Self {
-            compress_bits: ours.0.clamp(9, 15),
+            // A smaller window than agreed is always valid for the peer to inflate.
+            compress_bits: ours.0.min(config.compressor_window_bits).clamp(9, 15),
             compress_reset: ours.1,
             // Inflating with a larger window than the peer used is always safe.
             decompress_bits: theirs.0.clamp(9, 15),
             decompress_reset: theirs.1,
-            level: level.min(9),
-            threshold,
+            level: config.level.min(9),
+            mem_level: config.mem_level.clamp(1, 9),
+            threshold: config.threshold,
             compressor: None,
             decompressor: None,
             stream_ended: false,
-            scratch: Vec::new(),
         }
     }
 
@@ -81,40 +82,36 @@ impl DeflateCodec {
         len >= self.threshold
     }
 
+    /// What this end compresses with.
+    pub(crate) fn settings(&self) -> Settings {
+        Settings {
+            window_bits: self.compress_bits,
+            level: self.level,
+            mem_level: self.mem_level,
+        }
+    }
+
+    /// Whether nothing carries over from one message this end compresses to the next
+    /// (`server_no_context_takeover` on a server), so that any compressor will do.
+    pub(crate) fn compresses_standalone(&self) -> bool {
+        self.compress_reset
+    }
+
     /// Compresses one whole message into `out` (cleared first), without the tail.
     pub(crate) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
-        let (bits, level) = (self.compress_bits, self.level);
-        let compressor = self.compressor.get_or_insert_with(|| {
-            Box::new(Compress::new_with_window_bits(
-                Compression::new(level),
-                false,
-                bits,
-            ))
-        });
-        out.clear();
-        out.reserve(payload.len() / 2 + 64);
-        let start = compressor.total_in();
-        loop {
-            let consumed = (compressor.total_in() - start) as usize;
-            if out.capacity() - out.len() < 64 {
-                out.reserve(out.capacity().max(1024));
-            }
-            // Only a misuse of the stream makes deflate fail; ours is always valid.
-            compressor
-                .compress_vec(&payload[consumed..], out, FlushCompress::Sync)
-                .expect("deflate rejected a valid stream");
-            let done = compressor.total_in() - start == payload.len() as u64;
-            if done && out.len() < out.capacity() {
-                break;
-            }
+        let settings = self.settings();
+        if self.compress_reset {
+            // Nothing carries over: this thread's compressor serves every such
+            // connection, and this one holds none while it idles.
+            compress_standalone(settings, payload, out);
+        } else {
+            let compressor = self
+                .compressor
+                .get_or_insert_with(|| Box::new(settings.compressor()));
+            compress_into(compressor, payload, out);
         }
         debug_assert!(out.ends_with(&TAIL));
         out.truncate(out.len().saturating_sub(TAIL.len()));
-        if self.compress_reset {
-            // Nothing carries over to the next message, so free the state (about
-            // 130-260 KiB) rather than keep it while the connection idles.
-            self.compressor = None;
-        }
     }
 
     /// Inflates one frame's payload, appending to `out`, and with `last` also the tail
@@ -186,10 +183,15 @@ impl DeflateCodec {
 mod tests {
     use super::*;
 
+    /// Every message compressed, at level 6.
+    fn test_config() -> DeflateConfig {
+        DeflateConfig::default().threshold(0)
+    }
+
     fn pair(params: DeflateParams) -> (DeflateCodec, DeflateCodec) {
         (
-            DeflateCodec::new(Role::Client, &params, 6, 0),
-            DeflateCodec::new(Role::Server, &params, 6, 0),
+            DeflateCodec::new(Role::Client, &params, &test_config()),
+            DeflateCodec::new(Role::Server, &params, &test_config()),
         )
     }
 
@@ -208,7 +210,8 @@ mod tests {
     fn rfc_7692_7_2_3_1_hello_without_context() {
         // "Hello" compressed in one block, the tail removed.
         let wire = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
-        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut receiver =
+            DeflateCodec::new(Role::Server, &DeflateParams::default(), &test_config());
         let mut out = Vec::new();
         receiver.decompress(&wire, true, &mut out, 1000).unwrap();
         assert_eq!(out, b"Hello");
@@ -216,7 +219,8 @@ mod tests {
 
     #[test]
     fn rfc_7692_7_2_3_2_hello_twice_with_context_takeover() {
-        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut receiver =
+            DeflateCodec::new(Role::Server, &DeflateParams::default(), &test_config());
         let mut out = Vec::new();
         receiver
             .decompress(
@@ -239,7 +243,8 @@ mod tests {
         let wire = [
             0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
         ];
-        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut receiver =
+            DeflateCodec::new(Role::Server, &DeflateParams::default(), &test_config());
         let mut out = Vec::new();
         receiver.decompress(&wire, true, &mut out, 1000).unwrap();
         assert_eq!(out, b"Hello");
@@ -250,7 +255,8 @@ mod tests {
         let wire = [
             0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
         ];
-        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut receiver =
+            DeflateCodec::new(Role::Server, &DeflateParams::default(), &test_config());
         let mut out = Vec::new();
         receiver.decompress(&wire, true, &mut out, 1000).unwrap();
         assert_eq!(out, b"Hello");
@@ -259,7 +265,8 @@ mod tests {
     #[test]
     fn rfc_7692_7_2_3_4_final_block_ends_the_stream_and_next_message_starts_fresh() {
         let wire = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
-        let mut receiver = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut receiver =
+            DeflateCodec::new(Role::Server, &DeflateParams::default(), &test_config());
         let mut out = Vec::new();
         receiver.decompress(&wire, true, &mut out, 1000).unwrap();
         assert_eq!(out, b"Hello");
@@ -358,7 +365,7 @@ mod tests {
 
     #[test]
     fn corrupt_data_is_an_error() {
-        let mut server = DeflateCodec::new(Role::Server, &DeflateParams::default(), 6, 0);
+        let mut server = DeflateCodec::new(Role::Server, &DeflateParams::default(), &test_config());
         let mut out = Vec::new();
         let err = server.decompress(&[0xff, 0xff, 0xff, 0xff], true, &mut out, 1000);
         assert_eq!(err, Err(ProtocolError::InvalidCompressedData));

@@ -1,0 +1,91 @@
+//! What permessage-deflate keeps per connection once a JSON message has gone each way
+//! and the connection idles, counted by this test's allocator: the figures behind
+//! docs/performance.md's table, held as ceilings. One test, so that no other test's
+//! allocations run beside it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use wsock_proto::{Connection, DeflateConfig, Event, Message, Role};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded as it came.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded as it came.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const JSON: &str =
+    r#"{"event":"price_update","symbol":"ACME","bid":101.25,"ask":101.5,"ts":1700000000000}"#;
+
+/// Bytes a server connection holds after one message each way, idle, with deflate
+/// negotiated from `config` (or none).
+fn idle_server_bytes(config: Option<DeflateConfig>) -> isize {
+    let message = JSON.repeat(4);
+    let mut client = Connection::new(Role::Client);
+    let params = config.as_ref().map(|config| {
+        let offer = config.client_offer();
+        let (params, _) = wsock_proto::negotiate_server([offer.as_str()], config).unwrap();
+        client.enable_deflate(&params, config);
+        params
+    });
+    client.send_text(&message).unwrap();
+    let wire = client.take_output();
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut server = Connection::new(Role::Server);
+    if let (Some(config), Some(params)) = (&config, &params) {
+        server.enable_deflate(params, config);
+    }
+    server.receive_data(&wire);
+    match server.next_event().unwrap() {
+        Some(Event::Message(received)) => assert_eq!(received, Message::text(message.clone())),
+        other => panic!("unexpected {other:?}"),
+    }
+    server.send_text(&message).unwrap();
+    drop(server.take_output());
+    server.release_idle_buffers();
+    let held = LIVE.load(Ordering::Relaxed) - before;
+    drop((server, wire));
+    held
+}
+
+#[test]
+fn what_an_idle_deflate_connection_keeps() {
+    // The thread's shared compressor and scratch exist once per thread, not per
+    // connection: made here first so that they do not count.
+    idle_server_bytes(Some(DeflateConfig::shared()));
+    let plain = idle_server_bytes(None);
+    let shared = idle_server_bytes(Some(DeflateConfig::shared()));
+    let default = idle_server_bytes(Some(DeflateConfig::default()));
+    let old_default = idle_server_bytes(Some(
+        DeflateConfig::default().mem_level(8).max_window_bits(15),
+    ));
+    println!("plain {plain} B, shared {shared} B, default {default} B, window 15 memLevel 8 {old_default} B");
+    assert!(
+        shared - plain <= 2048,
+        "shared mode keeps {} B more than plain",
+        shared - plain
+    );
+    // A compressor at window 12, memLevel 5 (161 KiB in zlib-rs) and the peer's
+    // decompressor (46 KiB, whatever its window) with their context.
+    assert!(default <= 215 << 10, "the default keeps {default} B");
+    assert!(
+        old_default - default >= 150 << 10,
+        "window 12 and memLevel 5 save {} B",
+        old_default - default
+    );
+}
