@@ -60,8 +60,12 @@ fn json_payload(len: usize, seed: u64) -> String {
 }
 
 fn compressor(window_bits: u8, mem_level: i32) -> zlib_rs::Deflate {
+    compressor_at(6, window_bits, mem_level)
+}
+
+fn compressor_at(level: i32, window_bits: u8, mem_level: i32) -> zlib_rs::Deflate {
     zlib_rs::Deflate::new_with_config(DeflateConfig {
-        level: 6,
+        level,
         method: Method::Deflated,
         window_bits: -i32::from(window_bits),
         mem_level,
@@ -110,6 +114,35 @@ fn main() {
                 100.0 * ratio(window_bits, mem_level, 1024, 400),
             );
         }
+    }
+    println!();
+    println!("| level (window 12, memLevel 5) | ratio 256 B | ratio 1 KiB | MiB/s compressed, 1 KiB messages |");
+    println!("|---|---|---|---|");
+    for level in [1, 2, 3, 4, 6] {
+        let mut ratios = Vec::new();
+        for len in [256, 1024] {
+            let mut deflate = compressor_at(level, 12, 5);
+            let (mut wire, mut plain) = (0, 0);
+            for seed in 0..400 {
+                let message = json_payload(len, seed);
+                wire += compress(&mut deflate, message.as_bytes());
+                plain += message.len();
+            }
+            ratios.push(100.0 * wire as f64 / plain as f64);
+        }
+        let messages: Vec<String> = (0..2000).map(|seed| json_payload(1024, seed)).collect();
+        let mut deflate = compressor_at(level, 12, 5);
+        let started = std::time::Instant::now();
+        for message in &messages {
+            compress(&mut deflate, message.as_bytes());
+        }
+        let mib = messages.len() as f64 * 1024.0 / (1 << 20) as f64;
+        println!(
+            "| {level} | {:.1}% | {:.1}% | {:.0} |",
+            ratios[0],
+            ratios[1],
+            mib / started.elapsed().as_secs_f64()
+        );
     }
     println!();
     println!("| window bits | decompressor KiB |");

@@ -83,25 +83,25 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
     let _ = Command::new("true").status(); // fail early if processes cannot be spawned
-    let lean = DeflateConfig::default()
-        .no_context_takeover(true)
-        .max_window_bits(9);
     measure("no deflate", &["--no-deflate"], None, count).await;
     measure(
-        "deflate, default (window 15, context kept)",
+        "deflate, defaults (context kept)",
         &[],
         Some(DeflateConfig::default()),
         count,
     )
     .await;
     measure(
-        "deflate, no context takeover, window 9",
-        &[
-            "--deflate-no-context-takeover",
-            "--deflate-window-bits",
-            "9",
-        ],
-        Some(lean),
+        "deflate, a 15-bit compressor (memLevel 5)",
+        &["--deflate-window-bits", "15"],
+        Some(DeflateConfig::default().max_window_bits(15).mem_level(8)),
+        count,
+    )
+    .await;
+    measure(
+        "deflate, shared compressor (--deflate-shared)",
+        &["--deflate-shared"],
+        Some(DeflateConfig::default()),
         count,
     )
     .await;

@@ -11,11 +11,11 @@
 use std::time::Instant;
 
 use wsock::broadcast::Hub;
-use wsock::{Client, CloseCode, Message, Server};
+use wsock::{AcceptOptions, Client, CloseCode, DeflateConfig, Message, Server};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: fanout_bench server ADDR | client URL [receivers] [messages] [size] [window]"
+        "usage: fanout_bench server ADDR [plain|deflate|deflate-shared] | client URL [receivers] [messages] [size] [window] [deflate]"
     );
     std::process::exit(2)
 }
@@ -24,7 +24,10 @@ fn main() -> wsock::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Runtime::new()?;
     match args.first().map(String::as_str) {
-        Some("server") => runtime.block_on(server(args.get(1).unwrap_or_else(|| usage()))),
+        Some("server") => runtime.block_on(server(
+            args.get(1).unwrap_or_else(|| usage()),
+            args.get(2).map_or("plain", String::as_str),
+        )),
         Some("client") => {
             let number = |i: usize, default: usize| {
                 args.get(i)
@@ -37,16 +40,27 @@ fn main() -> wsock::Result<()> {
                 number(3, 2000),
                 number(4, 64),
                 number(5, 32),
+                args.get(6).is_some_and(|a| a == "deflate"),
             ))
         }
         _ => usage(),
     }
 }
 
-async fn server(addr: &str) -> wsock::Result<()> {
+/// A room server; `deflate` says which permessage-deflate it accepts: `plain` (none),
+/// `deflate` (the defaults, context kept) or `deflate-shared` (no context, one
+/// compressor per thread, broadcasts compressed once).
+async fn server(addr: &str, deflate: &str) -> wsock::Result<()> {
     let hub = Hub::default();
+    let deflate = match deflate {
+        "plain" => None,
+        "deflate" => Some(DeflateConfig::default()),
+        "deflate-shared" => Some(DeflateConfig::shared()),
+        _ => usage(),
+    };
     Server::bind(addr)
         .await?
+        .options(AcceptOptions::default().deflate(deflate))
         .max_connections(100_000)
         .route("/fanout", move |mut ws| {
             let hub = hub.clone();
@@ -69,14 +83,22 @@ async fn client(
     messages: usize,
     size: usize,
     window: usize,
+    deflate: bool,
 ) -> wsock::Result<()> {
+    let client = || {
+        let client = Client::new(url).no_proxy();
+        match deflate {
+            true => client.deflate(DeflateConfig::default()),
+            false => client,
+        }
+    };
     let mut tasks = tokio::task::JoinSet::new();
     // How many messages each receiver has checked, for the sender's flow control.
     let progress: std::sync::Arc<Vec<std::sync::atomic::AtomicUsize>> =
         std::sync::Arc::new((0..receivers).map(|_| Default::default()).collect());
     let (ready, mut all_ready) = tokio::sync::mpsc::channel(receivers.max(1));
     for receiver in 0..receivers {
-        let mut ws = Client::new(url).no_proxy().connect().await?;
+        let mut ws = client().connect().await?;
         let ready = ready.clone();
         let progress = progress.clone();
         tasks.spawn(async move {
