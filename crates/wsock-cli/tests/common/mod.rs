@@ -110,12 +110,21 @@ pub fn run(subcommand: &str, args: &[&str], stdin: &str) -> Outcome {
 
 /// The process's peak resident memory, from /proc.
 pub fn peak_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+/// The process's resident memory now, from /proc.
+pub fn rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+fn proc_status_kib(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(key))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status")
+        .unwrap_or_else(|| panic!("{key} in /proc/PID/status"))
 }
 
 /// Opens a WebSocket to `wsock echo` by hand: the stream after the 101 head.
@@ -175,16 +184,6 @@ pub fn write_until_blocked(stream: &mut std::net::TcpStream, frame: &[u8], max: 
         }
     }
     max
-}
-
-/// The process's current resident memory, from /proc.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 /// This process's soft limit on open files.
