@@ -274,6 +274,13 @@ impl Connection {
             Due::Ping => {
                 timer.pinged(now);
                 self.queue_frame(OpCode::Ping, true, b"wsock-keepalive");
+                // A connection quiet for a ping interval gives its compressor back
+                // (about 160 KiB); the next message starts a fresh one, which the
+                // peer's decompressor takes as it is: nothing may refer back past a
+                // flushed message's end, and a fresh compressor refers to nothing.
+                if let Some(codec) = self.deflate.as_mut() {
+                    codec.release_compressor();
+                }
                 return Ok(());
             }
             Due::PongMissing => ProtocolError::KeepaliveTimeout {

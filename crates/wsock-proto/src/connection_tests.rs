@@ -858,6 +858,37 @@ mod keepalive {
     }
 
     #[test]
+    fn a_keepalive_ping_releases_the_compressor_and_the_peer_still_inflates() {
+        let (mut s, t0) = with_keepalive(Some(20), 10, None);
+        let config = crate::DeflateConfig::default();
+        let params = crate::DeflateParams::default(); // context kept both ways
+        s.enable_deflate(&params, &config);
+        let mut c = client();
+        c.enable_deflate(&params, &config);
+        let text = r#"{"event":"price_update","symbol":"ACME","bid":101.25}"#.repeat(4);
+        for round in 0..3 {
+            s.send_text(&text).unwrap();
+            assert!(
+                s.deflate.as_ref().unwrap().holds_compressor(),
+                "round {round}"
+            );
+            s.handle_timeout(t0 + (20 * (round + 1)) * SECOND).unwrap();
+            assert!(
+                !s.deflate.as_ref().unwrap().holds_compressor(),
+                "released at the ping"
+            );
+            c.receive_data(&s.take_output());
+            assert_eq!(
+                c.next_event().unwrap(),
+                Some(Event::Message(Message::text(text.clone()))),
+                "the peer's context carries on across a released compressor"
+            );
+            assert!(matches!(c.next_event().unwrap(), Some(Event::Ping(_))));
+            s.heard_from_peer(t0 + (20 * (round + 1)) * SECOND);
+        }
+    }
+
+    #[test]
     fn a_quiet_peer_is_pinged_after_the_interval_and_not_before() {
         let (mut s, t0) = with_keepalive(Some(20), 10, None);
         assert_eq!(s.poll_timeout(), Some(t0 + 20 * SECOND));

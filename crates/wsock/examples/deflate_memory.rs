@@ -57,7 +57,14 @@ async fn measure(label: &str, server_flags: &[&str], offer: Option<DeflateConfig
         ws.recv().await.unwrap();
         open.push(ws);
     }
-    tokio::time::sleep(Duration::from_millis(200)).await; // let the server settle
+    // Let the server settle; with `--ping-interval 1`, past the first keepalive ping,
+    // when a quiet connection gives its compressor back.
+    let settle = if server_flags.contains(&"--ping-interval") {
+        1500
+    } else {
+        200
+    };
+    tokio::time::sleep(Duration::from_millis(settle)).await;
     let after = rss_kib(pid);
     let compressed = open.first().is_some_and(WebSocket::is_compressed);
     println!(
@@ -95,6 +102,13 @@ async fn main() {
         "deflate, a 15-bit compressor (memLevel 5)",
         &["--deflate-window-bits", "15"],
         Some(DeflateConfig::default().max_window_bits(15).mem_level(8)),
+        count,
+    )
+    .await;
+    measure(
+        "deflate, defaults, after a keepalive ping",
+        &["--ping-interval", "1"],
+        Some(DeflateConfig::default()),
         count,
     )
     .await;

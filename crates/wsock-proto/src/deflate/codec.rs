@@ -97,6 +97,18 @@ impl DeflateCodec {
         self.compress_reset
     }
 
+    /// Frees the compressor, if this end keeps one: what it remembers is only an
+    /// optimisation for the messages that follow.
+    pub(crate) fn release_compressor(&mut self) {
+        self.compressor = None;
+    }
+
+    /// Whether this end holds a compressor now.
+    #[cfg(test)]
+    pub(crate) fn holds_compressor(&self) -> bool {
+        self.compressor.is_some()
+    }
+
     /// Compresses one whole message into `out` (cleared first), without the tail.
     pub(crate) fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) {
         let settings = self.settings();
