@@ -114,11 +114,13 @@ fn a_thousand_idle_deflate_connections_cost_what_their_mode_promises() {
     eprintln!(
         "KiB per idle connection: plain {plain:.1}, shared {shared:.1}, default {default:.1}"
     );
-    // The shared mode keeps no compression state: within 2 KiB of plain, with margin
-    // for the allocator's rounding. The defaults keep a 12-bit compressor at memLevel
-    // 5 and the peer's decompressor (about 181 KiB measured; 343 KiB before issue 15).
+    // The shared mode keeps no compression state (1.9 KiB against 2.5 plain in a
+    // release build; deflate_footprint.rs holds the exact 2 KiB bound). An unoptimised
+    // build leaves more freed decompressor memory resident in the allocator (17 KiB
+    // there), hence the margin, still far under what the defaults keep: a 12-bit
+    // compressor at memLevel 5 and the peer's decompressor (181 KiB; 343 before).
     assert!(
-        shared <= plain + 4.0,
+        shared <= plain + 32.0,
         "shared {shared:.1} KiB against plain {plain:.1}"
     );
     assert!(
