@@ -6,58 +6,19 @@
 //!
 //! `cargo run --release -p wsock-proto --example deflate_settings`
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use flate2::{Decompress, FlushDecompress};
 use zlib_rs::{DeflateConfig, DeflateFlush, Method, Strategy};
 
-/// The system allocator, counting the bytes live.
-struct Counting;
+#[path = "../support/counting_alloc.rs"]
+mod counting_alloc;
+#[path = "../support/json_feed.rs"]
+mod json_feed;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded as it came.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded as it came.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use counting_alloc::live;
+use json_feed::json_payload;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
-}
-
-/// A JSON array of market-data-like events, `len` bytes long; `seed` makes each
-/// message of a stream different (as benches/deflate.rs does).
-fn json_payload(len: usize, seed: u64) -> String {
-    let symbols = ["ACME", "GLOBEX", "INITECH", "UMBRELLA", "HOOLI"];
-    let mut out = String::from("[");
-    let mut i = seed * 7919;
-    while out.len() < len {
-        let symbol = symbols[(i % 5) as usize];
-        let bid = 100.0 + (i * 37 % 1000) as f64 / 100.0;
-        out.push_str(&format!(
-            r#"{{"id":{i},"event":"price_update","symbol":"{symbol}","bid":{bid:.2},"ask":{:.2},"ts":{}}},"#,
-            bid + 0.25,
-            1_700_000_000_000u64 + i * 17
-        ));
-        i += 1;
-    }
-    out.truncate(len - 1);
-    out.push(']');
-    out
-}
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 fn compressor(window_bits: u8, mem_level: i32) -> zlib_rs::Deflate {
     compressor_at(6, window_bits, mem_level)

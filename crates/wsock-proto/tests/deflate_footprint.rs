@@ -3,31 +3,15 @@
 //! docs/performance.md's table, held as ceilings. One test, so that no other test's
 //! allocations run beside it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
-
 use wsock_proto::{Connection, DeflateConfig, Event, Message, Role};
 
-struct Counting;
+#[path = "../support/counting_alloc.rs"]
+mod counting_alloc;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded as it came.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded as it came.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use counting_alloc::live;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting_alloc::Counting = counting_alloc::Counting;
 
 const JSON: &str =
     r#"{"event":"price_update","symbol":"ACME","bid":101.25,"ask":101.5,"ts":1700000000000}"#;
@@ -45,7 +29,7 @@ fn idle_server_bytes(config: Option<DeflateConfig>) -> isize {
     });
     client.send_text(&message).unwrap();
     let wire = client.take_output();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     let mut server = Connection::new(Role::Server);
     if let (Some(config), Some(params)) = (&config, &params) {
         server.enable_deflate(params, config);
@@ -58,7 +42,7 @@ fn idle_server_bytes(config: Option<DeflateConfig>) -> isize {
     server.send_text(&message).unwrap();
     drop(server.take_output());
     server.release_idle_buffers();
-    let held = LIVE.load(Ordering::Relaxed) - before;
+    let held = live() - before;
     drop((server, wire));
     held
 }
