@@ -10,6 +10,9 @@
 #   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight); IDLE=0 skips
 #   the memory figure; SERVERS="wsock wsock-baseline" picks servers, where
 #   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run).
+#   DEFLATE_SERVERS picks the servers of the deflate cell (default: wsock in both modes,
+#   Node's ws and Python's websockets, from benches/peers/; they need npm ci in
+#   tests/interop/node and the .venv that scripts/test.sh makes).
 # Not run by CI (it takes minutes and wants a quiet machine); CI builds the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,9 @@ server_command() {
   case $1 in
     wsock) echo "$WSOCK echo --threads 1 --no-deflate --path / --listen" ;;
     wsock-deflate) echo "$WSOCK echo --threads 1 --path / --listen" ;;
+    wsock-deflate-shared) echo "$WSOCK echo --threads 1 --deflate-shared --path / --listen" ;;
+    ws-deflate) echo "node benches/peers/ws_deflate_echo.mjs" ;;
+    websockets-deflate) echo ".venv/bin/python benches/peers/websockets_echo.py" ;;
     wsock-baseline) echo "${WSOCK_BASELINE:?set WSOCK_BASELINE} echo --threads 1 --no-deflate --path / --listen" ;;
     tokio-tungstenite) echo "$PEERS/tungstenite_echo" ;;
     fastwebsockets) echo "$PEERS/fastwebsockets_echo" ;;
@@ -80,8 +86,11 @@ for round in $(seq "$ROUNDS"); do
   done
   if [ -z "${CELLS_SET:-}" ]; then
     echo "round $round, cell 100 1024 8 --text --deflate" >&2
-    # None of the Rust peers implements permessage-deflate.
-    run_cell wsock-deflate 100 1024 8 --text --deflate
+    # None of the Rust peers here implements permessage-deflate; Node's ws and Python's
+    # websockets do.
+    for server in ${DEFLATE_SERVERS:-wsock-deflate wsock-deflate-shared ws-deflate websockets-deflate}; do
+      run_cell "$server" 100 1024 8 --text --deflate
+    done
   fi
 done
 

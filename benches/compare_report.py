@@ -7,7 +7,8 @@ import statistics
 import sys
 from collections import defaultdict
 
-PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
+# The Rust peers, and for the deflate cell the peers that implement permessage-deflate.
+PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets", "ws-deflate", "websockets-deflate"]
 
 
 def main(path):
