@@ -11,8 +11,8 @@
 #   the memory figure; SERVERS="wsock wsock-baseline" picks servers, where
 #   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run).
 #   DEFLATE_SERVERS picks the servers of the deflate cell (default: wsock in both modes,
-#   Node's ws and Python's websockets, from benches/peers/; they need npm ci in
-#   tests/interop/node and the .venv that scripts/test.sh makes).
+#   yawc, and Node's ws and Python's websockets from benches/peers/, which need npm ci
+#   in tests/interop/node and the .venv that scripts/test.sh makes).
 # Not run by CI (it takes minutes and wants a quiet machine); CI builds the servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +35,7 @@ server_command() {
     wsock-deflate) echo "$WSOCK echo --threads 1 --path / --listen" ;;
     wsock-deflate-shared) echo "$WSOCK echo --threads 1 --deflate-shared --path / --listen" ;;
     ws-deflate) echo "node benches/peers/ws_deflate_echo.mjs" ;;
+    yawc-deflate) echo "$PEERS/yawc_deflate_echo" ;;
     websockets-deflate) echo ".venv/bin/python benches/peers/websockets_echo.py" ;;
     wsock-baseline) echo "${WSOCK_BASELINE:?set WSOCK_BASELINE} echo --threads 1 --no-deflate --path / --listen" ;;
     tokio-tungstenite) echo "$PEERS/tungstenite_echo" ;;
@@ -86,9 +87,9 @@ for round in $(seq "$ROUNDS"); do
   done
   if [ -z "${CELLS_SET:-}" ]; then
     echo "round $round, cell 100 1024 8 --text --deflate" >&2
-    # None of the Rust peers here implements permessage-deflate; Node's ws and Python's
-    # websockets do.
-    for server in ${DEFLATE_SERVERS:-wsock-deflate wsock-deflate-shared ws-deflate websockets-deflate}; do
+    # Of the Rust peers only yawc implements permessage-deflate; Node's ws and Python's
+    # websockets do too.
+    for server in ${DEFLATE_SERVERS:-wsock-deflate wsock-deflate-shared yawc-deflate ws-deflate websockets-deflate}; do
       run_cell "$server" 100 1024 8 --text --deflate
     done
   fi

@@ -8,7 +8,14 @@ import sys
 from collections import defaultdict
 
 # The Rust peers, and for the deflate cell the peers that implement permessage-deflate.
-PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets", "ws-deflate", "websockets-deflate"]
+PEERS = [
+    "tokio-tungstenite",
+    "fastwebsockets",
+    "tokio-websockets",
+    "yawc-deflate",
+    "ws-deflate",
+    "websockets-deflate",
+]
 
 
 def main(path):

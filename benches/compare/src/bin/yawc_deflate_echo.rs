@@ -1,0 +1,49 @@
+//! yawc echo server with permessage-deflate, as its README configures compression
+//! (`CompressionLevel::fast()`, no context takeover either way) and its
+//! examples/echo_server.rs serves: hyper for the upgrade, whole messages echoed.
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Empty;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use yawc::{CompressionLevel, OpCode, Options, UpgradeFut, WebSocket};
+
+async fn client(upgrade: UpgradeFut) -> Option<()> {
+    let mut ws = upgrade.await.ok()?;
+    while let Some(frame) = ws.next().await {
+        match frame.opcode() {
+            OpCode::Text | OpCode::Binary => ws.send(frame).await.ok()?,
+            OpCode::Close => return Some(()),
+            _ => {}
+        }
+    }
+    Some(())
+}
+
+async fn upgrade_request(mut request: Request<Incoming>) -> yawc::Result<Response<Empty<Bytes>>> {
+    let options = Options::default()
+        .with_compression_level(CompressionLevel::fast())
+        .server_no_context_takeover()
+        .client_no_context_takeover();
+    let (response, upgrade) = WebSocket::upgrade_with_options(&mut request, options)?;
+    tokio::task::spawn_local(client(upgrade));
+    Ok(response)
+}
+
+fn main() {
+    let local = tokio::task::LocalSet::new();
+    wsock_compare::run(local.run_until(async {
+        let listener = TcpListener::bind(wsock_compare::addr()).await.unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let _ = stream.set_nodelay(true);
+            tokio::task::spawn_local(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(upgrade_request))
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    }));
+}
