@@ -1,45 +1,26 @@
-//! An axum app with a WebSocket route served by wsock (feature `hyper`), beside an
+//! An axum app with a WebSocket route served by wsock (feature `axum`), beside an
 //! ordinary page. The route takes any method: a WebSocket arrives as an HTTP/1.1
 //! `GET` with `Upgrade`, or over HTTP/2 (which `axum::serve` speaks, with extended
 //! CONNECT enabled, under axum's `http2` feature) as a `CONNECT` (RFC 8441).
 //!
-//! `cargo run --example axum_echo --features hyper`, then
+//! `cargo run --example axum_echo --features axum`, then
 //! `cargo run -- connect ws://127.0.0.1:3000/echo`.
 
-use axum::body::Body;
-use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
-use wsock::upgrade::{upgrade, HyperWebSocket};
-use wsock::AcceptOptions;
+use wsock::axum::WebSocketUpgrade;
 
-async fn echo(mut ws: HyperWebSocket) -> wsock::Result<()> {
-    while let Some(message) = ws.recv().await? {
-        ws.send(message).await?;
-    }
-    Ok(())
-}
-
-/// Upgrades the request (HTTP/1.1 or HTTP/2) and runs the WebSocket on its own task;
-/// a request that is not a valid upgrade gets the refusal (400, 403, 405, 426) with
-/// its reason.
-async fn websocket(mut request: Request) -> Response {
-    match upgrade::<_, Body>(&mut request, &AcceptOptions::default()) {
-        Ok((response, pending)) => {
-            tokio::spawn(async move {
-                let result = match pending.await {
-                    Ok(ws) => echo(ws).await,
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = result {
-                    tracing::info!(%error, "WebSocket ended with an error");
-                }
-            });
-            response
+/// Echoes every message; a request that is not a WebSocket gets the refusal (400,
+/// 403, 405, 426) with its reason.
+async fn echo(upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(|mut ws| async move {
+        while let Ok(Some(message)) = ws.recv().await {
+            if ws.send(message).await.is_err() {
+                break;
+            }
         }
-        Err(refusal) => refusal,
-    }
+    })
 }
 
 /// The app: `/` is a page, `/echo` a WebSocket.
@@ -49,7 +30,7 @@ pub fn app() -> Router {
             "/",
             get(|| async { "wsock inside axum: the WebSocket is at /echo\n" }),
         )
-        .route("/echo", any(websocket))
+        .route("/echo", any(echo))
 }
 
 #[tokio::main]

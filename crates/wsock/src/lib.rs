@@ -47,16 +47,19 @@
 //! | [`proxy`] | HTTP `CONNECT` proxies, from the environment or set by hand | always |
 //! | [`broadcast`] | rooms and fan-out: a message encoded once for every member, slow members bounded | always |
 //! | [`blocking`] | Go's `x/net/websocket` API: `dial`, `Conn` as `Read`/`Write`, a threaded server | always |
-//! | `upgrade` | WebSockets inside hyper 1 and axum | `hyper` |
+//! | `upgrade` | WebSockets inside hyper 1, over HTTP/1.1 and HTTP/2 | `hyper` |
+//! | `axum` | the `WebSocketUpgrade` extractor for axum | `axum` |
 //! | `json` | serde types as JSON text messages | `json` |
 //! | [`guide::timeouts`] | keepalive pings, idle, write, close, handshake and connect timeouts, with their defaults | always |
 //!
-//! The `upgrade` and `json` pages appear when their features are on
+//! The `upgrade`, `axum` and `json` pages appear when their features are on
 //! (`cargo doc --all-features`).
 
 #![warn(missing_docs)]
 
 mod accept_options;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod blocking;
 pub mod broadcast;
 mod budget;
