@@ -88,6 +88,10 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
         *request.uri_mut() = parts.uri.clone();
         *request.version_mut() = parts.version;
         *request.headers_mut() = parts.headers.clone();
+        let extensions = request.extensions_mut();
+        if let Some(protocol) = parts.extensions.get::<hyper::ext::Protocol>() {
+            extensions.insert(protocol.clone());
+        }
         // The protocol checks now, so that a plain request gets its 4xx from axum;
         // the origin policy and subprotocols once the handler has said what they are.
         if let Err(error) = validate(core_request(&request)) {
@@ -96,12 +100,8 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
                 version: parts.version,
             });
         }
-        let extensions = request.extensions_mut();
         if let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
-            extensions.insert(on_upgrade);
-        }
-        if let Some(protocol) = parts.extensions.get::<hyper::ext::Protocol>() {
-            extensions.insert(protocol.clone());
+            request.extensions_mut().insert(on_upgrade);
         }
         let options = parts
             .extensions

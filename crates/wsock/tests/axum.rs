@@ -30,13 +30,18 @@ fn app() -> Router {
 }
 
 async fn body_text(response: Response) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 #[tokio::test]
 async fn a_plain_request_is_refused_with_the_reason() {
-    let request = Request::get("/chat").header("Host", "a.example").body(Body::empty()).unwrap();
+    let request = Request::get("/chat")
+        .header("Host", "a.example")
+        .body(Body::empty())
+        .unwrap();
     let response = app().oneshot(request).await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(body_text(response).await.contains("Upgrade"));
@@ -59,12 +64,17 @@ async fn a_wrong_version_is_426_with_the_version_to_use() {
 
 #[tokio::test]
 async fn the_origin_policy_comes_from_an_extension_layer() {
-    let options = AcceptOptions::default().origin_policy(OriginPolicy::allow_list(["https://app.example"]));
+    let options =
+        AcceptOptions::default().origin_policy(OriginPolicy::allow_list(["https://app.example"]));
     let app = app().layer(Extension(options));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let head = request_head(addr, "/chat", "Origin: https://evil.example\r\nConnection: close\r\n");
+    let head = request_head(
+        addr,
+        "/chat",
+        "Origin: https://evil.example\r\nConnection: close\r\n",
+    );
     let (status, text) = raw_request(addr, head.as_bytes()).await;
     assert_eq!(status, 403, "{text}");
     assert!(text.contains("evil.example"), "{text}");
@@ -78,7 +88,10 @@ async fn the_origin_policy_comes_from_an_extension_layer() {
     .await
     .unwrap();
     assert_eq!(ws.protocol(), Some("chat"));
-    assert_eq!(bounded(ws.recv()).await.unwrap(), Some(Message::text("chat")));
+    assert_eq!(
+        bounded(ws.recv()).await.unwrap(),
+        Some(Message::text("chat"))
+    );
 }
 
 #[path = "../examples/axum_echo.rs"]

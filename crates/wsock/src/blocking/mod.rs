@@ -45,7 +45,7 @@
 //!
 //! Everything the async side offers for a connection applies here too: limits,
 //! permessage-deflate, subprotocols, the origin policy, TLS, proxies, the close and
-//! write timeouts (through [`Client`](crate::Client) and
+//! write timeouts (through [`Client`] and
 //! [`AcceptOptions`](crate::AcceptOptions)). Keepalive pings need a clock running
 //! beside the reads and are left to the async API; a blocking program can
 //! [`ping`](Conn::ping) itself.
