@@ -19,3 +19,32 @@ pub fn run<F: Future<Output = ()>>(server: F) {
         .expect("a runtime")
         .block_on(server);
 }
+
+/// Serves HTTP/1.1 with upgrades on `addr()`, `handle` answering each request, every
+/// connection on the current thread (handlers spawn their WebSockets with
+/// `spawn_local`): how the peers that upgrade through hyper (fastwebsockets, yawc) serve.
+pub fn serve_hyper_upgrades<F, Fut, E>(handle: F)
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Copy + 'static,
+    Fut: Future<Output = Result<hyper::Response<http_body_util::Empty<hyper::body::Bytes>>, E>>
+        + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let local = tokio::task::LocalSet::new();
+    run(local.run_until(async move {
+        let listener = tokio::net::TcpListener::bind(addr()).await.unwrap();
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let _ = stream.set_nodelay(true);
+            tokio::task::spawn_local(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper::service::service_fn(handle),
+                    )
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    }));
+}

@@ -5,8 +5,6 @@ use futures_util::{SinkExt, StreamExt};
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 use yawc::{CompressionLevel, OpCode, Options, UpgradeFut, WebSocket};
 
 async fn client(upgrade: UpgradeFut) -> Option<()> {
@@ -32,18 +30,5 @@ async fn upgrade_request(mut request: Request<Incoming>) -> yawc::Result<Respons
 }
 
 fn main() {
-    let local = tokio::task::LocalSet::new();
-    wsock_compare::run(local.run_until(async {
-        let listener = TcpListener::bind(wsock_compare::addr()).await.unwrap();
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let _ = stream.set_nodelay(true);
-            tokio::task::spawn_local(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(upgrade_request))
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    }));
+    wsock_compare::serve_hyper_upgrades(upgrade_request);
 }
