@@ -12,10 +12,11 @@ step "Python venv with the test peers (kosoku, websockets, pytest)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
-step "Debian packages: Node.js, redis-server and Chromium for the peers"
+step "Debian packages: Node.js, redis-server, microsocks and Chromium for the peers"
 missing=()
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v microsocks >/dev/null || missing+=(microsocks)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -30,6 +31,11 @@ cargo fmt --all -- --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step "cargo doc: rustdoc warnings (broken intra-doc links too) fail, and the library's page is the one that opens"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps 2>&1 | tee target/doc.log
+if grep -q "collision" target/doc.log; then echo "cargo doc: two crates write the same page"; exit 1; fi
+grep -q "a WebSocket (RFC 6455) server and client for tokio" target/doc/wsock/index.html
 
 step "cargo test (sans-I/O unit tests, doctests, socket tests on 127.0.0.1)"
 cargo test --workspace --all-features
