@@ -5,19 +5,16 @@ Our server (`wsock echo`) against the websockets client, and our client
 over ws:// and wss:// (certificates from trustme, made for the run). Binaries come from
 WSOCK_BIN_DIR (default target/release); scripts/test.sh builds them first.
 """
-import asyncio
 import ssl
 import subprocess
 import tempfile
-import threading
-import time
 
 import pytest
-from websockets.asyncio.server import serve
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from peers import BIN_DIR, TIMEOUT, free_port, wait_until_listening
+from python_peer import PythonServer, run_interop_client, wait_for_close
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 16 * 1024 * 1024])
 def test_binary_echo(wsock_echo, size):
@@ -86,68 +83,6 @@ def test_same_origin_is_accepted(wsock_echo):
     with connect(url, origin=f"http://127.0.0.1:{port}", open_timeout=TIMEOUT) as ws:
         ws.send("from a page on the same origin")
         assert ws.recv(timeout=TIMEOUT) == "from a page on the same origin"
-
-
-class PythonServer:
-    """A websockets echo server on its own event loop thread."""
-
-    def __init__(self, ssl=None):
-        self.ssl = ssl
-        self.port = free_port()
-        self.closes = []
-        self.ready = threading.Event()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self.main(),), daemon=True)
-
-    async def handler(self, ws):
-        if ws.request.path.startswith("/close-me"):
-            await ws.close(4002, "server bye")
-            return
-        try:
-            async for message in ws:
-                if message == "ping-me":
-                    pong = await ws.ping(b"from-python")
-                    await asyncio.wait_for(pong, TIMEOUT)
-                    await ws.send("pong-ok")
-                else:
-                    await ws.send(message)
-        except ConnectionClosed:
-            pass  # websockets raises for codes other than 1000 and 1001
-        self.closes.append((ws.close_code, ws.close_reason))
-
-    async def main(self):
-        self.stop = asyncio.Event()
-        async with serve(self.handler, "127.0.0.1", self.port, subprotocols=["chat"], max_size=None, ssl=self.ssl):
-            self.ready.set()
-            await self.stop.wait()
-
-    def __enter__(self):
-        self.thread.start()
-        assert self.ready.wait(TIMEOUT)
-        return self
-
-    def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(TIMEOUT)
-
-
-def run_interop_client(base, *options):
-    """Runs examples/interop_client against BASE and fails with its output if it fails."""
-    result = subprocess.run(
-        [str(BIN_DIR / "examples" / "interop_client"), base, *options],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def wait_for_close(server):
-    for _ in range(100):  # the handler records the close just after it completes
-        if server.closes:
-            break
-        time.sleep(0.05)
-    assert server.closes == [(4001, "bye")]
 
 
 @pytest.mark.parametrize("api", ["async", "blocking"])

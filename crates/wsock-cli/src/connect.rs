@@ -26,8 +26,10 @@ pub struct ConnectArgs {
     /// webpki roots are trusted).
     #[arg(long, value_name = "PEM")]
     ca: Option<PathBuf>,
-    /// Tunnel through this HTTP proxy (`http://[user:password@]host:port`); by default
-    /// the https_proxy/http_proxy/no_proxy environment variables decide.
+    /// Tunnel through this proxy: `http://`, `socks5://` (names resolved here) or
+    /// `socks5h://` (names resolved by the proxy), then `[user:password@]host[:port]`.
+    /// By default the https_proxy/http_proxy/all_proxy/no_proxy environment variables
+    /// decide.
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     proxy: Option<String>,
     /// Connect directly, ignoring the proxy environment variables.

@@ -77,7 +77,7 @@ pub enum Error {
     #[cfg(feature = "tls")]
     #[error("TLS setup failed: {0}")]
     TlsConfig(String),
-    /// The HTTP proxy could not open a tunnel to the server.
+    /// The proxy (HTTP or SOCKS5) could not open a tunnel to the server.
     #[error("the proxy {proxy} failed: {reason}")]
     Proxy {
         /// The proxy's address (without its credentials).
@@ -97,6 +97,22 @@ pub enum Error {
 
 /// `Result` with wsock's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// [`Error::Connect`] for `host:port`.
+    pub(crate) fn connect(host: &str, port: u16, source: std::io::Error) -> Self {
+        Self::Connect {
+            addr: format!("{host}:{port}"),
+            source,
+        }
+    }
+
+    /// [`Error::Connect`] for a name that resolved to no address.
+    pub(crate) fn no_address(host: &str, port: u16) -> Self {
+        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "the host has no address");
+        Self::connect(host, port, source)
+    }
+}
 
 /// The error for a connection that closed before its HTTP head was complete.
 pub(crate) fn closed_before_head(received: &[u8]) -> Error {

@@ -101,7 +101,12 @@ fn credentials_become_basic_auth_and_stay_out_of_debug() {
 #[test]
 fn bad_proxy_urls_and_answers_say_why() {
     let err = Proxy::new("https://user:pw@proxy").unwrap_err().to_string();
-    assert!(err.contains("only http://") && !err.contains("pw"), "{err}");
+    assert!(
+        err.contains("must be http://") && !err.contains("pw"),
+        "{err}"
+    );
+    let err = Proxy::new("socks4://proxy").unwrap_err().to_string();
+    assert!(err.contains("SOCKS4"), "{err}");
     let proxy = Proxy::new("proxy").unwrap();
     assert_eq!(proxy.address(), "proxy:80");
     assert!(proxy
@@ -124,4 +129,98 @@ fn bad_proxy_urls_and_answers_say_why() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("refused the credentials"), "{err}");
+}
+
+#[test]
+fn socks5_urls_default_to_1080_and_say_who_resolves() {
+    let local = Proxy::new("socks5://proxy").unwrap();
+    let remote = Proxy::new("socks5h://u:p%40ss@proxy:9050").unwrap();
+    assert_eq!(local.address(), "proxy:1080");
+    assert_eq!(remote.address(), "proxy:9050");
+    assert!(local.resolves_here("example.com"));
+    assert!(!local.resolves_here("10.0.0.1") && !local.resolves_here("::1"));
+    assert!(!remote.resolves_here("example.com"));
+    let debug = format!("{remote:?}");
+    assert!(
+        debug.contains("socks5h") && !debug.contains("p@ss"),
+        "{debug}"
+    );
+}
+
+/// Feeds `answers` to a tunnel opening one at a time, returning what it sent
+/// (the first bytes included) and how it ended.
+fn converse(
+    proxy: &Proxy,
+    host: &str,
+    resolved: Option<std::net::SocketAddr>,
+    answers: &[&[u8]],
+) -> (Vec<Vec<u8>>, Result<()>) {
+    let (mut opening, first) = proxy.open_tunnel(host, 443, resolved).unwrap();
+    let mut sent = vec![first];
+    let mut buf = BytesMut::new();
+    for answer in answers {
+        buf.extend_from_slice(answer);
+        match opening.receive(&mut buf) {
+            Ok(TunnelStep::Send(bytes)) => sent.push(bytes),
+            Ok(TunnelStep::Receive) => {}
+            Ok(TunnelStep::Open) => return (sent, Ok(())),
+            Err(error) => return (sent, Err(error)),
+        }
+    }
+    (sent, Err(opening.closed()))
+}
+
+#[test]
+fn a_socks5_tunnel_opens_with_credentials_and_the_name_or_the_address() {
+    let reply: &[u8] = &[5, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    let proxy = Proxy::new("socks5h://alice:s3cret@proxy").unwrap();
+    let (sent, result) = converse(&proxy, "example.com", None, &[&[5, 2], &[1, 0], reply]);
+    result.unwrap();
+    assert_eq!(sent[0], [5, 2, 0, 2]);
+    assert_eq!(sent[1], b"\x01\x05alice\x06s3cret");
+    assert_eq!(sent[2], b"\x05\x01\x00\x03\x0bexample.com\x01\xbb");
+
+    let proxy = Proxy::new("socks5://proxy").unwrap();
+    let resolved = Some("192.0.2.7:443".parse().unwrap());
+    let (sent, result) = converse(&proxy, "example.com", resolved, &[&[5, 0], reply]);
+    result.unwrap();
+    assert_eq!(sent[1], [5, 1, 0, 1, 192, 0, 2, 7, 1, 187]);
+}
+
+#[test]
+fn socks5_refusals_name_the_proxy_and_the_reason() {
+    let proxy = Proxy::new("socks5h://alice:wrong@proxy:1").unwrap();
+    let (_, result) = converse(&proxy, "example.com", None, &[&[5, 2], &[1, 1]]);
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::Proxy { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("socks5h://proxy:1"), "{text}");
+    assert!(
+        text.contains("refused the user name and password"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong"), "{text}");
+    let (_, result) = converse(&proxy, "example.com", None, &[&[5, 2]]);
+    assert!(result
+        .unwrap_err()
+        .to_string()
+        .contains("closed the connection"));
+}
+
+#[test]
+fn an_http_tunnel_opens_once_its_head_is_complete() {
+    let proxy = Proxy::new("http://proxy:3128").unwrap();
+    let (sent, result) = converse(
+        &proxy,
+        "example.com",
+        None,
+        &[b"HTTP/1.1 200 OK\r\n", b"Via: x\r\n", b"\r\n"],
+    );
+    result.unwrap();
+    assert_eq!(sent.len(), 1);
+    let (_, result) = converse(&proxy, "example.com", None, &[b"HTTP/1.1 200 OK\r\n\r\nhi"]);
+    assert!(result
+        .unwrap_err()
+        .to_string()
+        .contains("before the server"));
 }

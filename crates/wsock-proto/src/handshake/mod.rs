@@ -8,6 +8,7 @@ mod head;
 mod headers;
 pub mod origin;
 pub mod server;
+pub mod socks5;
 
 pub use head::HeadScanner;
 pub use headers::{header_tokens, is_token};

@@ -1,8 +1,8 @@
 //! The blocking shell's client: TCP (maybe through a proxy), TLS, then the handshake,
 //! all within the connect timeout.
 
-use std::io::{self, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 
 use bytes::BytesMut;
 
@@ -10,10 +10,10 @@ use super::conn::Conn;
 use super::deadline::{is_timeout, Deadline};
 #[cfg(feature = "tls")]
 use super::transport::tls_connect;
-use super::transport::{read_head, MaybeTlsStream};
+use super::transport::{read_head, read_into, MaybeTlsStream};
 use crate::dial::{Client, Target};
 use crate::error::{Error, Result};
-use crate::proxy::{Proxy, MAX_PROXY_HEAD};
+use crate::proxy::{Proxy, TunnelStep};
 
 impl Client {
     /// [`connect`](Self::connect) for programs without an async runtime: blocks until
@@ -70,35 +70,59 @@ impl Client {
 }
 
 fn connect_tcp(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream> {
-    let connect_error = |source| Error::Connect {
-        addr: format!("{host}:{port}"),
-        source,
-    };
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
-    for addr in (host, port).to_socket_addrs().map_err(connect_error)? {
+    let addresses = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::connect(host, port, e))?;
+    let mut last = None;
+    for addr in addresses {
         match TcpStream::connect_timeout(&addr, deadline.left()?) {
             Ok(tcp) => return Ok(tcp),
-            Err(error) => last = error,
+            Err(error) => last = Some(error),
         }
     }
-    Err(match is_timeout(&last) {
-        true => deadline.expired(),
-        false => connect_error(last),
+    Err(match last {
+        None => Error::no_address(host, port),
+        Some(error) if is_timeout(&error) => deadline.expired(),
+        Some(error) => Error::connect(host, port, error),
     })
 }
 
-/// Connects to `proxy` and asks it for a tunnel to `host:port`.
+/// Connects to `proxy` and opens a tunnel through it to `host:port`.
 fn tunnel(proxy: &Proxy, host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream> {
+    let resolved = match proxy.resolves_here(host) {
+        true => Some(resolve(host, port)?),
+        false => None,
+    };
     let (proxy_host, proxy_port) = proxy.endpoint();
     let mut tcp = connect_tcp(proxy_host, proxy_port, deadline)?;
     tcp.set_write_timeout(Some(deadline.left()?))?;
-    tcp.write_all(&proxy.connect_request(host, port))
-        .map_err(|e| deadline.explain(e))?;
+    let (mut opening, first) = proxy.open_tunnel(host, port, resolved)?;
+    let mut step = TunnelStep::Send(first);
     let mut buf = BytesMut::with_capacity(512);
-    let len = read_head(&mut tcp, &mut buf, MAX_PROXY_HEAD, deadline).map_err(|e| match e {
-        timeout @ Error::Timeout { .. } => timeout,
-        other => proxy.no_answer(other),
-    })?;
-    proxy.check_tunnel(&buf, len)?;
-    Ok(tcp)
+    loop {
+        match step {
+            TunnelStep::Send(bytes) => tcp
+                .write_all(&bytes)
+                .map_err(|e| opening.failed(deadline.explain(e)))?,
+            TunnelStep::Receive => {
+                tcp.set_read_timeout(Some(deadline.left()?))?;
+                let read = read_into(&mut tcp, &mut buf, 512);
+                if read.map_err(|e| opening.failed(deadline.explain(e)))? == 0 {
+                    return Err(opening.closed());
+                }
+            }
+            TunnelStep::Open => return Ok(tcp),
+        }
+        step = opening.receive(&mut buf)?;
+    }
+}
+
+/// The first address of `host:port`, for a proxy that wants an address.
+fn resolve(host: &str, port: u16) -> Result<SocketAddr> {
+    let mut addresses = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::connect(host, port, e))?;
+    addresses
+        .next()
+        .ok_or_else(|| Error::no_address(host, port))
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wsock_proto::handshake::client::ClientHandshake;
 
@@ -12,7 +12,7 @@ use super::websocket::WebSocket;
 use crate::config::Config;
 use crate::dial::{Client, Target};
 use crate::error::{Error, Result};
-use crate::proxy::{Proxy, MAX_PROXY_HEAD};
+use crate::proxy::{Proxy, TunnelStep};
 
 impl Client {
     /// Connects, performs the handshake, and returns the open WebSocket.
@@ -56,10 +56,7 @@ impl Client {
             }
             None => TcpStream::connect((target.host.as_str(), target.port))
                 .await
-                .map_err(|source| Error::Connect {
-                    addr: format!("{}:{}", target.host, target.port),
-                    source,
-                })?,
+                .map_err(|e| Error::connect(&target.host, target.port, e))?,
         };
         let _ = tcp.set_nodelay(true);
         #[cfg(feature = "tls")]
@@ -72,23 +69,47 @@ impl Client {
     }
 }
 
-/// Connects to `proxy` and asks it for a tunnel to `host:port`.
+/// Connects to `proxy` and opens a tunnel through it to `host:port`.
 async fn tunnel(proxy: &Proxy, host: &str, port: u16) -> Result<TcpStream> {
+    let resolved = match proxy.resolves_here(host) {
+        true => Some(resolve(host, port).await?),
+        false => None,
+    };
     let (proxy_host, proxy_port) = proxy.endpoint();
     let mut tcp = TcpStream::connect((proxy_host, proxy_port))
         .await
-        .map_err(|source| Error::Connect {
-            addr: proxy.address(),
-            source,
-        })?;
+        .map_err(|e| Error::connect(proxy_host, proxy_port, e))?;
     let _ = tcp.set_nodelay(true);
-    tcp.write_all(&proxy.connect_request(host, port)).await?;
+    let (mut opening, first) = proxy.open_tunnel(host, port, resolved)?;
+    let mut step = TunnelStep::Send(first);
     let mut buf = BytesMut::with_capacity(512);
-    let len = read_head(&mut tcp, &mut buf, MAX_PROXY_HEAD)
+    loop {
+        match step {
+            TunnelStep::Send(bytes) => tcp
+                .write_all(&bytes)
+                .await
+                .map_err(|e| opening.failed(e.into()))?,
+            TunnelStep::Receive => {
+                buf.reserve(512);
+                let read = tcp.read_buf(&mut buf).await;
+                if read.map_err(|e| opening.failed(e.into()))? == 0 {
+                    return Err(opening.closed());
+                }
+            }
+            TunnelStep::Open => return Ok(tcp),
+        }
+        step = opening.receive(&mut buf)?;
+    }
+}
+
+/// The first address of `host:port`, for a proxy that wants an address.
+async fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr> {
+    let mut addresses = tokio::net::lookup_host((host, port))
         .await
-        .map_err(|e| proxy.no_answer(e))?;
-    proxy.check_tunnel(&buf, len)?;
-    Ok(tcp)
+        .map_err(|e| Error::connect(host, port, e))?;
+    addresses
+        .next()
+        .ok_or_else(|| Error::no_address(host, port))
 }
 
 /// Performs the client's opening handshake on an already-connected `stream`.
