@@ -60,6 +60,7 @@
 mod accept_options;
 #[cfg(feature = "axum")]
 pub mod axum;
+pub mod backoff;
 pub mod blocking;
 pub mod broadcast;
 mod budget;
@@ -85,6 +86,7 @@ pub use self::tokio::{
     ShutdownHandle, WebSocket, WriteHalf,
 };
 pub use accept_options::AcceptOptions;
+pub use backoff::Backoff;
 pub use budget::{Budget, ReadBudget, WriteBudget};
 pub use config::Config;
 pub use dial::Client;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use redis::AsyncCommands;
 use tokio::sync::mpsc;
+use wsock::Backoff;
 
 use super::envelope::{Body, Envelope};
 
@@ -23,7 +24,10 @@ const OUTGOING_CAPACITY: usize = 1024;
 /// Bytes of chat text and names waiting for Redis before new envelopes are dropped.
 const OUTGOING_BYTES: usize = 16 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Reconnection delays: from 100 ms, doubling up to 5 s, with jitter.
+fn backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(5))
+}
 
 /// The sending side of the relay; the task behind it owns the Redis connections.
 #[derive(Clone, Debug)]
@@ -109,13 +113,13 @@ async fn run(
     deliver: impl Fn(Envelope),
 ) {
     let malformed = Dropped::default();
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = backoff();
     let mut was_connected = true;
     loop {
         match connect(&client).await {
             Ok((mut publisher, mut pubsub)) => {
                 tracing::info!("connected to Redis; relaying rooms across nodes");
-                backoff = Duration::from_millis(100);
+                backoff.reset();
                 was_connected = true;
                 // Anything queued while cut off is stale by now.
                 while let Ok(stale) = queue.try_recv() {
@@ -152,7 +156,7 @@ async fn run(
             Err(error) => tracing::debug!(%error, "Redis still unreachable"),
         }
         // Wait, dropping what cannot be sent meanwhile.
-        let wake = tokio::time::sleep(backoff);
+        let wake = tokio::time::sleep(backoff.next_delay());
         tokio::pin!(wake);
         loop {
             tokio::select! {
@@ -163,7 +167,6 @@ async fn run(
                 },
             }
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
