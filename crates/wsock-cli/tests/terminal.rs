@@ -3,36 +3,20 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
 use common::*;
 
-/// A server on 127.0.0.1 that answers every connection with `response` once, then
-/// closes it; returns its `ws://` URL.
+/// A server on 127.0.0.1 that answers one connection with `response` (see
+/// [`answer_upgrade`]), then closes it; returns its `ws://` URL.
 fn one_shot_server(response: Vec<u8>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         if let Ok((mut stream, _)) = listener.accept() {
-            let mut head = Vec::new();
-            let mut byte = [0u8];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            let head = String::from_utf8_lossy(&head).into_owned();
-            let key = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-                .unwrap_or_default();
-            let accept = wsock_proto::handshake::accept_key(key.as_bytes());
-            let at = response.windows(6).position(|w| w == b"ACCEPT");
-            let response = match at {
-                Some(at) => [&response[..at], accept.as_bytes(), &response[at + 6..]].concat(),
-                None => response,
-            };
-            let _ = stream.write_all(&response);
+            answer_upgrade(&mut stream, &response);
         }
     });
     format!("ws://{addr}/echo")
@@ -61,9 +45,7 @@ fn the_seeds_origin_is_accepted_by_wsock_echo_on_loopback() {
 /// A 101 followed by a text message full of terminal escapes, then a close.
 fn hostile_server() -> String {
     let text = "title\u{1b}]0;pwned\u{7}clip\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2Jend";
-    let mut response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-        Connection: Upgrade\r\nSec-WebSocket-Accept: ACCEPT\r\n\r\n"
-        .to_vec();
+    let mut response = SWITCHING_PROTOCOLS.to_vec();
     response.extend_from_slice(&[0x81, text.len() as u8]);
     response.extend_from_slice(text.as_bytes());
     response.extend_from_slice(&[0x88, 0x02, 0x03, 0xe8]);

@@ -127,6 +127,39 @@ fn proc_status_kib(pid: u32, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} in /proc/PID/status"))
 }
 
+/// A 101 accepting a WebSocket with no extension or subprotocol, for
+/// [`answer_upgrade`].
+pub const SWITCHING_PROTOCOLS: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ACCEPT\r\n\r\n";
+
+/// Plays a server by hand: reads a client's upgrade request from `stream`, then writes
+/// `response` with `ACCEPT` replaced by the Sec-WebSocket-Accept for the request's key.
+pub fn answer_upgrade(stream: &mut std::net::TcpStream, response: &[u8]) {
+    use std::io::Read;
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let key = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim())
+        })
+        .unwrap_or_default();
+    let accept = wsock_proto::handshake::accept_key(key.as_bytes());
+    let at = response.windows(6).position(|w| w == b"ACCEPT");
+    let response = match at {
+        Some(at) => [&response[..at], accept.as_bytes(), &response[at + 6..]].concat(),
+        None => response.to_vec(),
+    };
+    let _ = stream.write_all(&response);
+}
+
 /// Opens a WebSocket to `wsock echo` by hand: the stream after the 101 head.
 pub fn raw_websocket(addr: &str) -> std::net::TcpStream {
     raw_websocket_with(addr, "").0

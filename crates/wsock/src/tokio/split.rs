@@ -82,6 +82,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    /// The peer's close frame once it has sent one (`Some(None)` for a close without a
+    /// code); see [`WebSocket::peer_close_frame`].
+    pub fn peer_close_frame(&self) -> Option<Option<CloseFrame>> {
+        self.shared.lock().peer_close_frame().cloned()
+    }
+
     /// Polls for the next message.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
         self.shared.wakers.reader.register(cx.waker());
