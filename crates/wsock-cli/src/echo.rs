@@ -68,6 +68,8 @@ pub struct EchoArgs {
     incomplete_message_timeout: u64,
     #[command(flatten)]
     tls: crate::serve_tls::ServeTls,
+    #[command(flatten)]
+    metrics: crate::serve_metrics::ServeMetrics,
     /// Worker threads (default: one per core; 1 runs everything on one thread, the
     /// cheapest when the server is pinned to a single core).
     #[arg(long, value_name = "N")]
@@ -98,6 +100,7 @@ fn keepalive(args: &EchoArgs) -> Keepalive {
 }
 
 pub async fn run(args: EchoArgs) -> wsock::Result<()> {
+    args.metrics.install()?;
     let keepalive = keepalive(&args);
     let policy = if args.any_origin {
         OriginPolicy::Any

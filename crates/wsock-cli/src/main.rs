@@ -5,6 +5,7 @@ mod bench;
 mod broadcast;
 mod connect;
 mod echo;
+mod serve_metrics;
 mod serve_tls;
 mod signals;
 

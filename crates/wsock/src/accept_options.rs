@@ -129,7 +129,11 @@ impl AcceptOptions {
     where
         F: FnOnce(&UpgradeRequest) -> std::result::Result<(), (StatusCode, String)>,
     {
-        let mut accepted = accept_with(request?, &self.policy, check)?;
+        let decision = request
+            .map_err(Refusal::from)
+            .and_then(|request| accept_with(request, &self.policy, check));
+        crate::metrics::handshake_decided(&decision);
+        let mut accepted = decision?;
         accepted.connection.receive_data(rest);
         Ok(accepted)
     }

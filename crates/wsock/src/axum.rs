@@ -95,8 +95,10 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
         // The protocol checks now, so that a plain request gets its 4xx from axum;
         // the origin policy and subprotocols once the handler has said what they are.
         if let Err(error) = validate(core_request(&request)) {
+            let refusal = Refusal::Invalid(error);
+            crate::metrics::handshake_refused(refusal.cause());
             return Err(WebSocketUpgradeRejection {
-                refusal: Refusal::Invalid(error),
+                refusal,
                 version: parts.version,
             });
         }

@@ -54,6 +54,7 @@ use tokio_util::sync::CancellationToken;
 use wsock_proto::{CloseCode, Message, PreparedMessage};
 
 use crate::error::Result;
+use crate::metrics;
 use crate::WebSocket;
 
 /// What to do with a member whose queue is full when a message arrives.
@@ -179,10 +180,11 @@ impl Hub {
             queued: queued.clone(),
             eviction: eviction.clone(),
         };
-        self.rooms()
-            .entry(room.to_owned())
-            .or_default()
-            .insert(id, member);
+        let mut rooms = self.rooms();
+        let new_room = !rooms.contains_key(room);
+        rooms.entry(room.to_owned()).or_default().insert(id, member);
+        drop(rooms);
+        metrics::rooms_changed(if new_room { 1.0 } else { 0.0 }, 1.0);
         Subscription {
             hub: self.clone(),
             room: room.to_owned(),
@@ -235,9 +237,15 @@ impl Hub {
                 }
             },
         });
-        if members.is_empty() {
+        let room_gone = members.is_empty();
+        if room_gone {
             rooms.remove(room);
         }
+        drop(rooms);
+        metrics::slow_consumers("skipped", outcome.skipped);
+        metrics::slow_consumers("disconnected", outcome.disconnected);
+        let evicted = outcome.disconnected as f64;
+        metrics::rooms_changed(if room_gone { -1.0 } else { 0.0 }, -evicted);
         outcome
     }
 
@@ -268,12 +276,18 @@ impl Hub {
 
     fn leave(&self, room: &str, id: u64) {
         let mut rooms = self.rooms();
-        if let Some(members) = rooms.get_mut(room) {
-            members.remove(&id);
-            if members.is_empty() {
-                rooms.remove(room);
-            }
+        let Some(members) = rooms.get_mut(room) else {
+            return; // evicted, with its room emptied
+        };
+        // An evicted member is no longer there, and was counted out when evicted.
+        let left = members.remove(&id).is_some();
+        let room_gone = members.is_empty();
+        if room_gone {
+            rooms.remove(room);
         }
+        drop(rooms);
+        let members_gone = if left { -1.0 } else { 0.0 };
+        metrics::rooms_changed(if room_gone { -1.0 } else { 0.0 }, members_gone);
     }
 }
 

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::metrics::{budget_gauge, budget_moved, BudgetGauge};
+
 /// Bytes shared by many connections against one limit. Cheap to clone (clones share
 /// the count).
 ///
@@ -32,6 +34,8 @@ pub type ReadBudget = Budget;
 struct Inner {
     limit: usize,
     used: AtomicUsize,
+    /// Where a server's own budgets report their bytes (`wsock_budget_bytes`).
+    gauge: BudgetGauge,
 }
 
 impl Budget {
@@ -41,8 +45,17 @@ impl Budget {
             inner: Arc::new(Inner {
                 limit,
                 used: AtomicUsize::new(0),
+                gauge: BudgetGauge::default(),
             }),
         }
+    }
+
+    /// This new budget, reporting its bytes in `wsock_budget_bytes{budget=name}`.
+    pub(crate) fn reported_as(mut self, name: &'static str) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.gauge = budget_gauge(name);
+        }
+        self
     }
 
     /// The limit in bytes.
@@ -68,8 +81,10 @@ impl Budget {
     fn update(&self, before: usize, now: usize) {
         if now > before {
             self.inner.used.fetch_add(now - before, Ordering::Relaxed);
+            budget_moved(&self.inner.gauge, (now - before) as f64);
         } else if before > now {
             self.inner.used.fetch_sub(before - now, Ordering::Relaxed);
+            budget_moved(&self.inner.gauge, -((before - now) as f64));
         }
     }
 }

@@ -138,6 +138,10 @@ impl From<Refusal> for Error {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::Invalid(error) => Self::Handshake(error),
+            refusal @ Refusal::ForbiddenOrigin(_) => Self::Rejected {
+                status: refusal.status(),
+                reason: refusal.reason(),
+            },
             Refusal::Refused { status, reason } => Self::Rejected { status, reason },
         }
     }

@@ -70,6 +70,7 @@ mod error;
 pub mod guide;
 #[cfg(feature = "json")]
 pub mod json;
+pub mod metrics;
 pub mod proxy;
 #[cfg(feature = "tls")]
 pub mod tls;

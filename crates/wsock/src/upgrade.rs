@@ -83,7 +83,9 @@ where
     F: FnOnce(&UpgradeRequest) -> Result<(), (StatusCode, String)>,
 {
     let version = request.version();
-    let accepted = match accept_with(core_request(request), &options.policy, check) {
+    let decision = accept_with(core_request(request), &options.policy, check);
+    crate::metrics::handshake_decided(&decision);
+    let accepted = match decision {
         Ok(accepted) => accepted,
         Err(refusal) => {
             tracing::info!(error = %Error::from(refusal.clone()), "upgrade refused");
@@ -181,11 +183,9 @@ impl Future for PendingUpgrade {
             .parts
             .take()
             .expect("PendingUpgrade polled after it completed");
-        Poll::Ready(Ok(WebSocket::from_parts(
-            TokioIo::new(upgraded),
-            conn,
-            protocol,
-            config,
-        )))
+        let mut ws = WebSocket::from_parts(TokioIo::new(upgraded), conn, protocol, config);
+        // The application routes; its paths are not ours to label with.
+        ws.count_as_open("(upgrade)");
+        Poll::Ready(Ok(ws))
     }
 }

@@ -7,13 +7,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wsock::broadcast::Hub;
 use wsock::{Message, WebSocket};
 
-use super::envelope::{Body, Envelope, Line};
+use super::envelope::{now_ms, Body, Envelope, Line};
 use super::presence::{Change, Presence};
 use super::relay::{Dropped, Relay};
 
@@ -103,9 +103,7 @@ impl Chat {
         let Some(text) = message.as_text() else {
             return;
         };
-        let time = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let time = now_ms();
         let line = Line {
             user: name.to_owned(),
             text: text.to_owned(),

@@ -47,6 +47,13 @@ pub struct Line {
     pub time: u64,
 }
 
+/// Now, in a [`Line`]'s unit: milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Envelope {
     /// Reads and checks an envelope from the channel; the error says why it was
     /// dropped.

@@ -48,9 +48,12 @@ pub struct BroadcastArgs {
     handshake_timeout: u64,
     #[command(flatten)]
     tls: crate::serve_tls::ServeTls,
+    #[command(flatten)]
+    metrics: crate::serve_metrics::ServeMetrics,
 }
 
 pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
+    args.metrics.install()?;
     let node = format!(
         "{}-{}",
         std::process::id(),

@@ -15,7 +15,7 @@ use redis::AsyncCommands;
 use tokio::sync::mpsc;
 use wsock::Backoff;
 
-use super::envelope::{Body, Envelope};
+use super::envelope::{now_ms, Body, Envelope};
 
 /// The channel every node shares.
 const CHANNEL: &str = "wsock:broadcast";
@@ -131,7 +131,10 @@ async fn run(
                         message = incoming.next() => {
                             let Some(message) = message else { break };
                             match Envelope::parse(message.get_payload_bytes()) {
-                                Ok(envelope) if envelope.node != node => deliver(envelope),
+                                Ok(envelope) if envelope.node != node => {
+                                    record_lag(&envelope);
+                                    deliver(envelope);
+                                }
                                 Ok(_) => {}
                                 Err(why) => malformed.count("a relay message", &why),
                             }
@@ -167,6 +170,16 @@ async fn run(
                 },
             }
         }
+    }
+}
+
+/// `wsock_relay_lag_seconds`: from a chat line's time on its node to its arrival here.
+/// Nodes' clocks differ by their skew, so the figure is good to that; a line from the
+/// future counts as no lag.
+fn record_lag(envelope: &Envelope) {
+    if let Body::Message(line) = &envelope.body {
+        let lag = now_ms().saturating_sub(line.time) as f64 / 1000.0;
+        metrics::histogram!("wsock_relay_lag_seconds").record(lag);
     }
 }
 

@@ -64,7 +64,9 @@ pub struct Accepted {
 pub enum Refusal {
     /// The request is not a valid WebSocket upgrade (400, 405, 426 or 431).
     Invalid(HandshakeError),
-    /// A valid request that the origin policy (403) or the application refused.
+    /// A valid request from an origin the policy does not allow (403).
+    ForbiddenOrigin(String),
+    /// A valid request that the application refused.
     Refused {
         /// The status answered.
         status: StatusCode,
@@ -84,7 +86,33 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Invalid(error) => error.status(),
+            Self::ForbiddenOrigin(_) => StatusCode::FORBIDDEN,
             Self::Refused { status, .. } => *status,
+        }
+    }
+
+    /// Why, as one word fit for a metrics label: `origin`, `version`, `method`,
+    /// `too_large`, `bad_request`, `not_found` or `application`.
+    ///
+    /// ```
+    /// use wsock_proto::handshake::server::Refusal;
+    /// use wsock_proto::HandshakeError;
+    /// let refusal = Refusal::from(HandshakeError::UnsupportedVersion("8".into()));
+    /// assert_eq!(refusal.cause(), "version");
+    /// ```
+    pub fn cause(&self) -> &'static str {
+        match self {
+            Self::Invalid(HandshakeError::UnsupportedVersion(_)) => "version",
+            Self::Invalid(
+                HandshakeError::MethodNotGet(_) | HandshakeError::NotExtendedConnect(_),
+            ) => "method",
+            Self::Invalid(
+                HandshakeError::HeadTooLarge { .. } | HandshakeError::TooManyHeaders { .. },
+            ) => "too_large",
+            Self::Invalid(_) => "bad_request",
+            Self::ForbiddenOrigin(_) => "origin",
+            Self::Refused { status, .. } if *status == StatusCode::NOT_FOUND => "not_found",
+            Self::Refused { .. } => "application",
         }
     }
 
@@ -92,6 +120,7 @@ impl Refusal {
     pub fn reason(&self) -> String {
         match self {
             Self::Invalid(error) => error.to_string(),
+            Self::ForbiddenOrigin(origin) => format!("origin {origin} is not allowed to connect"),
             Self::Refused { reason, .. } => reason.clone(),
         }
     }
@@ -177,10 +206,7 @@ where
     let request = validate(request)?;
     if !policy.origins.check(&request, policy.reached) {
         let origin = request.origin().unwrap_or_default();
-        return Err(Refusal::Refused {
-            status: StatusCode::FORBIDDEN,
-            reason: format!("origin {origin} is not allowed to connect"),
-        });
+        return Err(Refusal::ForbiddenOrigin(origin.to_owned()));
     }
     check(&request).map_err(|(status, reason)| Refusal::Refused { status, reason })?;
     let supported: Vec<&str> = policy.protocols.iter().map(String::as_str).collect();

@@ -225,6 +225,7 @@ fn accept_refuses_a_foreign_origin_before_asking_the_application() {
     .unwrap_err();
     assert!(!asked, "the application's check ran for a refused origin");
     assert_eq!(refusal.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refusal.cause(), "origin");
     assert_eq!(
         refusal.reason(),
         "origin http://example.com is not allowed to connect"
@@ -254,6 +255,24 @@ fn accept_passes_the_applications_refusal_on_as_it_is() {
             reason: "nothing at /chat".into()
         }
     );
+    assert_eq!(refusal.cause(), "not_found");
+}
+
+#[test]
+fn refusal_causes_are_a_fixed_set_of_words() {
+    for (error, cause) in [
+        (HandshakeError::UnsupportedVersion("8".into()), "version"),
+        (HandshakeError::MethodNotGet("POST".into()), "method"),
+        (HandshakeError::HeadTooLarge { limit: 1 }, "too_large"),
+        (HandshakeError::MissingHeader("upgrade"), "bad_request"),
+    ] {
+        assert_eq!(Refusal::from(error).cause(), cause);
+    }
+    let teapot = Refusal::Refused {
+        status: StatusCode::IM_A_TEAPOT,
+        reason: "no".into(),
+    };
+    assert_eq!(teapot.cause(), "application");
 }
 
 #[test]

@@ -13,6 +13,7 @@ use super::transport::{read_into, MaybeTlsStream, Transport};
 use crate::budget::{account_received, ReadBudget, Share};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics::{self, OpenConnection, Traffic};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 8 << 10;
@@ -65,6 +66,17 @@ pub struct Conn<S: Transport = MaybeTlsStream> {
     /// This connection's share of its server's budget for received data held.
     read_share: Option<Share>,
     error: Option<Error>,
+    /// Messages and bytes since the last report to the metrics.
+    traffic: Traffic,
+    /// A server's count of open connections, while this one lives.
+    open: OpenConnection,
+}
+
+impl<S: Transport> Drop for Conn<S> {
+    fn drop(&mut self) {
+        self.traffic.report(self.core.role());
+        metrics::connection_ended(self.core.role(), self.core.peer_close());
+    }
 }
 
 impl<S: Transport> std::fmt::Debug for Conn<S> {
@@ -111,7 +123,14 @@ impl<S: Transport> Conn<S> {
             read_timeout: None,
             read_share: None,
             error: None,
+            traffic: Traffic::default(),
+            open: OpenConnection::default(),
         })
+    }
+
+    /// Counts this connection in `wsock_connections_open` under `path` while it lives.
+    pub(crate) fn count_as_open(&mut self, path: &str) {
+        self.open = OpenConnection::opened(path);
     }
 
     /// The subprotocol agreed in the handshake.
@@ -154,7 +173,10 @@ impl<S: Transport> Conn<S> {
                 return self.error.take().map_or(Ok(None), Err);
             }
             match self.core.next_event() {
-                Ok(Some(Event::Message(message))) => return Ok(Some(message)),
+                Ok(Some(Event::Message(message))) => {
+                    self.traffic.message_received();
+                    return Ok(Some(message));
+                }
                 Ok(Some(_)) => continue,
                 Ok(None) => {}
                 Err(error) => {
@@ -181,11 +203,13 @@ impl<S: Transport> Conn<S> {
                     }
                     self.core.receive_eof();
                 }
-                Ok(_) => {
+                Ok(read) => {
                     self.core.heard_from_peer(Instant::now());
                     if let Some(share) = &mut self.read_share {
                         account_received(share, &mut self.core);
                     }
+                    self.traffic.bytes_received(read);
+                    self.traffic.report(self.core.role());
                 }
                 Err(error) if is_timeout(&error) => self.timed_out(),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
@@ -200,6 +224,9 @@ impl<S: Transport> Conn<S> {
             return Err(Error::ConnectionClosed);
         }
         self.core.send(&message)?;
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            self.traffic.message_sent();
+        }
         self.flush_output()
             .map_err(|error| self.abandon_transport(error))
     }
@@ -212,6 +239,7 @@ impl<S: Transport> Conn<S> {
             return Err(Error::ConnectionClosed);
         }
         self.core.send_prepared(prepared)?;
+        self.traffic.message_sent();
         self.flush_output()
             .map_err(|error| self.abandon_transport(error))
     }
@@ -223,6 +251,7 @@ impl<S: Transport> Conn<S> {
             return Err(Error::ConnectionClosed);
         }
         self.core.send_uncompressed(&message)?;
+        self.traffic.message_sent();
         self.flush_output()
             .map_err(|error| self.abandon_transport(error))
     }
@@ -285,11 +314,15 @@ impl<S: Transport> Conn<S> {
             let count = self.core.output_slices(&mut slices);
             match self.io.write_vectored(&slices[..count]) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
-                Ok(written) => self.core.consume_output(written),
+                Ok(written) => {
+                    self.core.consume_output(written);
+                    self.traffic.bytes_sent(written);
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(self.write_error(error)),
             }
         }
+        self.traffic.report(self.core.role());
         self.io.flush().map_err(|error| self.write_error(error))
     }
 

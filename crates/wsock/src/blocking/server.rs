@@ -47,7 +47,12 @@ where
     let request = match read_head(&mut stream, &mut buf, max, &deadline) {
         Ok(len) => parse_head(&buf.split_to(len), options.limits()),
         Err(Error::Handshake(error)) => Err(error),
-        Err(other) => return Err(other),
+        Err(other) => {
+            if matches!(other, Error::Timeout { .. }) {
+                crate::metrics::handshake_refused("timeout");
+            }
+            return Err(other);
+        }
     };
     match options.decide(request, &buf, check) {
         Ok(accepted) => {
@@ -107,7 +112,7 @@ impl Server {
             routes: HashMap::new(),
             options: AcceptOptions::default(),
             max_connections: 1_000,
-            read_budget: ReadBudget::new(256 << 20),
+            read_budget: ReadBudget::new(256 << 20).reported_as("read"),
             #[cfg(feature = "tls")]
             tls: None,
         })
@@ -150,7 +155,7 @@ impl Server {
     /// Caps the received data that all connections together hold in memory (default
     /// 256 MiB), as [`crate::Server::read_budget_limit`] does.
     pub fn read_budget_limit(mut self, bytes: usize) -> Self {
-        self.read_budget = ReadBudget::new(bytes);
+        self.read_budget = ReadBudget::new(bytes).reported_as("read");
         self
     }
 
@@ -193,6 +198,7 @@ impl Server {
                 }
             };
             let Some(slot) = Slot::take(&shared.active, self.max_connections) else {
+                crate::metrics::handshake_refused("limit");
                 refuse_over_limit(stream, self.max_connections);
                 continue;
             };
@@ -280,6 +286,8 @@ impl Shared {
         };
         conn.share_read_budget(self.read_budget.clone());
         let path = request.path().to_owned();
+        // A route's path: one of the server's own, never a name a peer made up.
+        conn.count_as_open(&path);
         tracing::info!(%peer, %path, protocol = ?conn.protocol(), "connection opened");
         let Some(handler) = self.routes.get(&path) else {
             return; // checked during the handshake

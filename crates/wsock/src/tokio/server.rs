@@ -117,9 +117,12 @@ where
     };
     tokio::time::timeout(options.handshake_timeout, handshake)
         .await
-        .map_err(|_| Error::Timeout {
-            what: "the opening handshake",
-            after: options.handshake_timeout,
+        .map_err(|_| {
+            crate::metrics::handshake_refused("timeout");
+            Error::Timeout {
+                what: "the opening handshake",
+                after: options.handshake_timeout,
+            }
         })?
 }
 
@@ -214,8 +217,8 @@ impl Server {
             max_connections: 10_000,
             shutdown: CancellationToken::new(),
             shutdown_timeout: Duration::from_secs(10),
-            write_budget: WriteBudget::new(256 << 20),
-            read_budget: ReadBudget::new(256 << 20),
+            write_budget: WriteBudget::new(256 << 20).reported_as("write"),
+            read_budget: ReadBudget::new(256 << 20).reported_as("read"),
             #[cfg(feature = "tls")]
             tls: None,
             http2: cfg!(feature = "http2"),
@@ -337,7 +340,7 @@ impl Server {
     /// connection is also capped by `Config::write_buffer_limit`. Over the cap, a
     /// connection writes out what it has queued before it may queue more.
     pub fn write_budget_limit(mut self, bytes: usize) -> Self {
-        self.write_budget = WriteBudget::new(bytes);
+        self.write_budget = WriteBudget::new(bytes).reported_as("write");
         self
     }
 
@@ -352,7 +355,7 @@ impl Server {
     /// than a few reads' worth is closed with 1013 (try again later), so small
     /// messages keep flowing.
     pub fn read_budget_limit(mut self, bytes: usize) -> Self {
-        self.read_budget = ReadBudget::new(bytes);
+        self.read_budget = ReadBudget::new(bytes).reported_as("read");
         self
     }
 
@@ -408,6 +411,7 @@ impl Server {
                 }
             };
             if connections.len() >= self.max_connections {
+                crate::metrics::handshake_refused("limit");
                 if tls {
                     // A 503 would first cost a TLS handshake, the work the limit saves.
                     tracing::warn!(%peer, limit = self.max_connections, "connection limit reached; closing");
@@ -485,6 +489,8 @@ impl Setup {
         ws.share_write_budget(self.write_budget.clone());
         ws.share_read_budget(self.read_budget.clone());
         let path = request.path().to_owned();
+        // A route's path: one of the server's own, never a name a peer made up.
+        ws.count_as_open(&path);
         tracing::info!(%peer, %path, protocol = ?ws.protocol(), %over, "connection opened");
         // The route was checked during the handshake.
         let handler = self.routes.websockets.get(&path)?;
@@ -570,6 +576,7 @@ async fn establish(stream: TcpStream, peer: SocketAddr, setup: &Setup) -> Option
             }
             Err(_) => {
                 tracing::info!(%peer, ?timeout, "TLS handshake timed out");
+                crate::metrics::handshake_refused("timeout");
                 return None;
             }
         },

@@ -22,6 +22,7 @@ use super::send::SendFuture;
 use crate::budget::{ReadBudget, Share, WriteBudget};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics::{self, OpenConnection, Traffic};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 << 10;
@@ -69,11 +70,17 @@ pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     /// Writes what is still queued, without waiting, when the WebSocket is dropped
     /// (a function pointer because `Drop` cannot require `S: AsyncWrite`).
     write_on_drop: fn(&mut Self),
+    /// Messages and bytes since the last report to the metrics.
+    traffic: Traffic,
+    /// A server's count of open connections, while this one lives.
+    open: OpenConnection,
 }
 
 impl<S> Drop for WebSocket<S> {
     fn drop(&mut self) {
         (self.write_on_drop)(self);
+        self.traffic.report(self.core.role());
+        metrics::connection_ended(self.core.role(), self.core.peer_close());
     }
 }
 
@@ -120,6 +127,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             write_timer: None,
             received_since_send: false,
             write_on_drop: Self::write_without_waiting,
+            traffic: Traffic::default(),
+            open: OpenConnection::default(),
         }
     }
 
@@ -165,6 +174,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.error = Some(Box::new(Error::Protocol(error)));
         }
         true
+    }
+
+    /// Counts this connection in `wsock_connections_open` under `path` while it lives.
+    pub(crate) fn count_as_open(&mut self, path: &str) {
+        self.open = OpenConnection::opened(path);
     }
 
     /// Counts this connection's unsent output against `budget`, shared with others.
@@ -299,6 +313,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Err(Error::ConnectionClosed);
         }
         self.core.send_uncompressed(&message)?;
+        self.traffic.message_sent();
         poll_fn(|cx| self.poll_flush_output(cx)).await
     }
 
@@ -336,6 +351,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             match self.core.next_event() {
                 Ok(Some(Event::Message(message))) => {
                     self.received_since_send = true;
+                    self.traffic.message_received();
                     return Poll::Ready(Ok(Some(message)));
                 }
                 Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
@@ -387,9 +403,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     }
                     self.core.receive_eof();
                 }
-                Poll::Ready(Ok(_)) => {
+                Poll::Ready(Ok(read)) => {
                     self.core.heard_from_peer(now());
                     self.account_received();
+                    self.traffic.bytes_received(read);
+                    self.traffic.report(self.core.role());
                 }
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(self.abandon_transport(error))),
             }
@@ -508,6 +526,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             self.needs_flush = false;
         }
+        self.traffic.report(self.core.role());
         // Nothing is waiting: an idle connection keeps no timer.
         self.write_timer = None;
         Poll::Ready(Ok(()))
@@ -525,6 +544,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Drops `written` bytes from the front of the queued output.
     fn consume_written(&mut self, written: usize) {
         self.core.consume_output(written);
+        self.traffic.bytes_sent(written);
     }
 
     /// While the socket takes nothing: pending, or an error once the write timeout has
@@ -574,6 +594,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Err(Error::ConnectionClosed);
         }
         self.core.send_prepared(prepared)?;
+        self.traffic.message_sent();
         self.account();
         Ok(())
     }
@@ -583,6 +604,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Err(Error::ConnectionClosed);
         }
         self.core.send(message)?;
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            self.traffic.message_sent();
+        }
         self.account();
         Ok(())
     }
