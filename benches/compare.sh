@@ -3,12 +3,14 @@
 # docs/performance.md. Each server runs on core 0 and `wsock bench` on core 1
 # (taskset); every cell runs SECS seconds per server, the servers interleaved
 # (A B C ... A B C ...) ROUNDS times; then each server holds 10,000 idle connections
-# for the memory figure. Raw results go to target/compare/results.jsonl and the
+# for the memory figure, and meets a connection storm (STORM connections opened as
+# fast as `wsock bench --connect-only` can, 64 at a time, ROUNDS times interleaved).
+# Raw results go to target/compare/results.jsonl and the
 # summary (medians, min-max, ratios) to stdout.
 #
-# Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000]
+# Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000] [STORM=10000]
 #   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight); IDLE=0 skips
-#   the memory figure; SERVERS="wsock wsock-baseline" picks servers, where
+#   the memory figure and STORM=0 the storm; SERVERS="wsock wsock-baseline" picks servers, where
 #   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run).
 #   DEFLATE_SERVERS picks the servers of the deflate cell (default: wsock in both modes,
 #   yawc, and Node's ws and Python's websockets from benches/peers/, which need npm ci
@@ -17,7 +19,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-SECS=${1:-5} ROUNDS=${2:-3} IDLE=${3:-10000}
+SECS=${1:-5} ROUNDS=${2:-3} IDLE=${3:-10000} STORM=${4:-10000}
+# The storm's connections, and the idle ones, on both sides.
+ulimit -n "$(( (STORM > IDLE ? STORM : IDLE) * 2 + 1024 ))" 2>/dev/null || true
 CELLS_SET=${CELLS:-}
 
 cargo build --quiet --release -p wsock-cli
@@ -28,7 +32,9 @@ OUT=target/compare/results.jsonl
 : >"$OUT"
 export RUST_LOG=warn
 
-read -r -a ORDER <<<"${SERVERS:-wsock tokio-tungstenite fastwebsockets tokio-websockets ceiling}"
+# sockudo-ws twice: with send() per reply as its Quick Start, and with the feed() loop
+# its README recommends for batching (benches/compare/src/lib.rs).
+read -r -a ORDER <<<"${SERVERS:-wsock tokio-tungstenite fastwebsockets tokio-websockets yawc sockudo-ws sockudo-ws-feed ceiling}"
 server_command() {
   case $1 in
     wsock) echo "$WSOCK echo --threads 1 --no-deflate --path / --listen" ;;
@@ -41,11 +47,14 @@ server_command() {
     tokio-tungstenite) echo "$PEERS/tungstenite_echo" ;;
     fastwebsockets) echo "$PEERS/fastwebsockets_echo" ;;
     tokio-websockets) echo "$PEERS/tokio_websockets_echo" ;;
+    yawc) echo "$PEERS/yawc_echo" ;;
+    sockudo-ws) echo "$PEERS/sockudo_echo" ;;
+    sockudo-ws-feed) echo "$PEERS/sockudo_feed_echo" ;;
     ceiling) echo "$PEERS/ceiling_echo" ;;
   esac
 }
 # connections size pipeline [bench flags]
-IFS=';' read -r -a CELLS <<<"${CELLS:-1 16 1;100 16 8;100 1024 8;10 65536 8;1 1048576 1}"
+IFS=';' read -r -a CELLS <<<"${CELLS:-1 16 1;100 16 8;100 1024 8;10 65536 4;10 65536 8;1 1048576 1}"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
@@ -73,7 +82,7 @@ run_cell() { # server conns size pipeline [flags...]
     -d "$SECS" --json "$@" 2>/dev/null) || result=null
   after=$(cpu_ticks "$PID")
   stop_server
-  echo "{\"server\": \"$server\", \"cell\": \"$conns x $size${1:+ $*}\", \"server_cpu_s\": $(( after - before ))e-2, \"bench\": $result}" >>"$OUT"
+  echo "{\"server\": \"$server\", \"cell\": \"$conns x $size, $pipeline in flight${1:+ $*}\", \"server_cpu_s\": $(( after - before ))e-2, \"bench\": $result}" >>"$OUT"
   echo "  $server: $(echo "$result" | head -c 160)" >&2
 }
 
@@ -109,5 +118,21 @@ for server in "${ORDER[@]}"; do
   echo "{\"server\": \"$server\", \"idle\": $IDLE, \"ready\": \"$ready\", \"rss_before_kib\": $base, \"rss_idle_kib\": $loaded}" >>"$OUT"
   echo "  $server: $base -> $loaded KiB" >&2
 done
+
+if [ "$STORM" -gt 0 ]; then
+  for round in $(seq "$ROUNDS"); do
+    echo "round $round, a storm of $STORM connections" >&2
+    for server in "${ORDER[@]}"; do
+      start_server "$server"
+      before=$(cpu_ticks "$PID")
+      result=$(taskset -c 1 "$WSOCK" bench "ws://127.0.0.1:$PORT/" --connect-only -c "$STORM" \
+        --concurrency 64 --json 2>/dev/null) || result=null
+      after=$(cpu_ticks "$PID")
+      stop_server
+      echo "{\"server\": \"$server\", \"storm\": $STORM, \"server_cpu_s\": $(( after - before ))e-2, \"bench\": $result}" >>"$OUT"
+      echo "  $server: $(echo "$result" | head -c 120)" >&2
+    done
+  done
+fi
 
 python3 benches/compare_report.py "$OUT"

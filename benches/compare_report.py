@@ -1,7 +1,8 @@
 """Summarises target/compare/results.jsonl (written by benches/compare.sh) as markdown:
 per cell and server, the median messages/s with min-max, messages per server-CPU
 second, round-trip latency, and ratios against the fastest Rust peer and the ceiling;
-then memory per idle connection."""
+then memory per idle connection, and handshakes per server-CPU second in a connection
+storm."""
 import json
 import statistics
 import sys
@@ -12,6 +13,9 @@ PEERS = [
     "tokio-tungstenite",
     "fastwebsockets",
     "tokio-websockets",
+    "yawc",
+    "sockudo-ws",
+    "sockudo-ws-feed",
     "yawc-deflate",
     "ws-deflate",
     "websockets-deflate",
@@ -21,12 +25,16 @@ PEERS = [
 def main(path):
     runs = defaultdict(list)
     memory = {}
+    storms = defaultdict(list)
     cells = []
     with open(path) as lines:
         for line in lines:
             row = json.loads(line)
             if "idle" in row:
                 memory[row["server"]] = row
+                continue
+            if "storm" in row:
+                storms[row["server"]].append(row)
                 continue
             if row["cell"] not in cells:
                 cells.append(row["cell"])
@@ -78,6 +86,31 @@ def main(path):
         for server, row in memory.items():
             per = (row["rss_idle_kib"] - row["rss_before_kib"]) / row["idle"]
             print(f"| {server} | {per:.2f} |")
+
+    if storms:
+        print()
+        print("| server | connections | handshakes/s median | handshakes per server-CPU-s | handshake p50 / p99 µs | vs fastest peer |")
+        print("|---|---|---|---|---|---|")
+        medians = {}
+        for server, rows in storms.items():
+            good = [r for r in rows if r["bench"]]
+            if not good:
+                continue
+            medians[server] = {
+                "n": good[0]["storm"],
+                "rate": statistics.median(r["bench"]["handshakes_per_second"] for r in good),
+                "per_cpu": statistics.median(r["storm"] / max(r["server_cpu_s"], 1e-9) for r in good),
+                "p50": statistics.median(r["bench"]["handshake_us"]["p50"] for r in good),
+                "p99": statistics.median(r["bench"]["handshake_us"]["p99"] for r in good),
+            }
+        peer_rates = [medians[p]["per_cpu"] for p in PEERS if p in medians]
+        fastest = max(peer_rates) if peer_rates else None
+        for server, m in medians.items():
+            vs = f"{m['per_cpu'] / fastest:.2f}×" if fastest else "n/a"
+            print(
+                f"| {server} | {m['n']} | {m['rate']:,.0f} | {m['per_cpu']:,.0f} "
+                f"| {m['p50']:.0f} / {m['p99']:.0f} | {vs} |"
+            )
 
 
 if __name__ == "__main__":

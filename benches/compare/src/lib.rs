@@ -48,3 +48,43 @@ where
         }
     }));
 }
+
+/// Serves sockudo-ws echo connections on `addr()`: the handshake as its
+/// examples/simple_echo.rs does it, then whole messages echoed with `send()` per reply
+/// (its Quick Start), or with `feed()` per reply when `feed` (its README's "Tokio unified
+/// echo loop", where `next()` flushes the queued replies before it reads again).
+pub fn serve_sockudo(feed: bool) {
+    use futures_util::{SinkExt, StreamExt};
+    use sockudo_ws::{Config, Message, WebSocketStream};
+
+    run(async move {
+        let listener = tokio::net::TcpListener::bind(addr()).await.unwrap();
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let Ok(handshake) = sockudo_ws::handshake::server_handshake(&mut stream).await
+                else {
+                    return;
+                };
+                // wsock bench waits for the 101 before it sends a frame.
+                assert!(handshake.leftover.is_none_or(|bytes| bytes.is_empty()));
+                let mut ws = WebSocketStream::server(stream, Config::default());
+                while let Some(Ok(message)) = ws.next().await {
+                    let reply = match message {
+                        message @ (Message::Text(_) | Message::Binary(_)) => message,
+                        Message::Close(_) => return,
+                        _ => continue,
+                    };
+                    let sent = match feed {
+                        true => ws.feed(reply).await,
+                        false => ws.send(reply).await,
+                    };
+                    if sent.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}

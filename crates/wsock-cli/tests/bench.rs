@@ -85,3 +85,34 @@ fn an_echo_that_differs_fails_the_run() {
         out.stderr
     );
 }
+
+#[test]
+fn a_connection_storm_reports_handshakes_and_holds_every_connection_open() {
+    let server = EchoServer::start(&["--max-connections", "100"]);
+    let storm = |count: &str| {
+        run(
+            "bench",
+            &[
+                &server.url,
+                "--connect-only",
+                "-c",
+                count,
+                "--concurrency",
+                "16",
+                "--json",
+            ],
+            "",
+        )
+    };
+    let out = storm("90");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let summary: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(summary["connections"], 90);
+    assert!(summary["handshakes_per_second"].as_f64().unwrap() > 0.0);
+    let times = &summary["handshake_us"];
+    assert!(times["p50"].as_u64() <= times["p99"].as_u64(), "{times}");
+    // All of them open at once: past the server's cap, the storm is refused (503).
+    let out = storm("150");
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stderr.contains("503"), "{}", out.stderr);
+}

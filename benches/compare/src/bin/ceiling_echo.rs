@@ -43,12 +43,22 @@ fn main() {
                     poll.registry()
                         .register(&mut stream, token, Interest::READABLE)
                         .expect("register");
-                    conns.insert(token.0, Conn { stream, open: false, input: Vec::new(), output: Vec::new() });
+                    conns.insert(
+                        token.0,
+                        Conn {
+                            stream,
+                            open: false,
+                            input: Vec::new(),
+                            output: Vec::new(),
+                        },
+                    );
                 }
                 continue;
             }
             let id = event.token().0;
-            let Some(conn) = conns.get_mut(&id) else { continue };
+            let Some(conn) = conns.get_mut(&id) else {
+                continue;
+            };
             if !serve(conn, &mut chunk) {
                 let mut gone = conns.remove(&id).expect("present");
                 let _ = poll.registry().deregister(&mut gone.stream);
@@ -59,7 +69,9 @@ fn main() {
             } else {
                 Interest::READABLE | Interest::WRITABLE
             };
-            let _ = poll.registry().reregister(&mut conn.stream, event.token(), interest);
+            let _ = poll
+                .registry()
+                .reregister(&mut conn.stream, event.token(), interest);
         }
     }
 }
@@ -86,7 +98,12 @@ fn serve(conn: &mut Conn, chunk: &mut [u8]) -> bool {
     let mut alive = true;
     while let Some((opcode, start, len)) = frame(&conn.input[consumed..]) {
         let at = consumed + start;
-        let key = [conn.input[at - 4], conn.input[at - 3], conn.input[at - 2], conn.input[at - 1]];
+        let key = [
+            conn.input[at - 4],
+            conn.input[at - 3],
+            conn.input[at - 2],
+            conn.input[at - 1],
+        ];
         let payload = &mut conn.input[at..at + len];
         for (i, byte) in payload.iter_mut().enumerate() {
             *byte ^= key[i & 3];

@@ -19,14 +19,24 @@ fn main() {
                 "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
             );
-            stream.write_all(request.as_bytes()).await.expect("send the request");
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .expect("send the request");
             let mut head = Vec::new();
             while !head.ends_with(b"\r\n\r\n") {
                 let mut byte = [0u8];
-                stream.read_exact(&mut byte).await.expect("read the response");
+                stream
+                    .read_exact(&mut byte)
+                    .await
+                    .expect("read the response");
                 head.push(byte[0]);
             }
-            assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+            assert!(
+                head.starts_with(b"HTTP/1.1 101"),
+                "{}",
+                String::from_utf8_lossy(&head)
+            );
             open.push(stream);
         }
         println!("ready {}", open.len());

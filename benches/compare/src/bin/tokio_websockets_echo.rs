@@ -19,7 +19,8 @@ fn main() {
                     return;
                 };
                 while let Some(Ok(message)) = ws.next().await {
-                    if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+                    if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err()
+                    {
                         return;
                     }
                 }

@@ -9,6 +9,8 @@
 //! message. It reports its own CPU time, so that a run can show whether the server
 //! or the generator was the limit.
 
+mod storm;
+
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,6 +69,14 @@ pub struct BenchArgs {
     /// For wss://, trust only the CA certificates in this PEM file.
     #[arg(long, value_name = "PEM")]
     ca: Option<std::path::PathBuf>,
+    /// A connection storm instead of echoes: open --connections WebSockets as fast as
+    /// possible, --concurrency handshakes at a time, keep them all open until the last
+    /// is, then drop them; the summary gives handshakes per second and their times.
+    #[arg(long, conflicts_with_all = ["messages", "pipeline", "deflate"])]
+    connect_only: bool,
+    /// With --connect-only, handshakes in flight at once.
+    #[arg(long, default_value_t = 64, requires = "connect_only")]
+    concurrency: usize,
 }
 
 /// The summary of a run.
@@ -84,12 +94,24 @@ struct Summary {
     generator_cpu: f64,
 }
 
+/// Percentiles of times in microseconds.
 #[derive(Serialize)]
 struct Latency {
     p50: u64,
     p90: u64,
     p99: u64,
     max: u64,
+}
+
+impl Latency {
+    fn of(histogram: &Histogram<u64>) -> Self {
+        Self {
+            p50: histogram.value_at_quantile(0.50),
+            p90: histogram.value_at_quantile(0.90),
+            p99: histogram.value_at_quantile(0.99),
+            max: histogram.max(),
+        }
+    }
 }
 
 /// What every connection shares.
@@ -112,6 +134,11 @@ pub fn run(args: BenchArgs) -> wsock::Result<()> {
             .build()?,
     };
     let json = args.json;
+    if args.connect_only {
+        let summary = runtime.block_on(storm::drive(&args, client(&args)?))?;
+        storm::print(&summary, json);
+        return Ok(());
+    }
     let summary = runtime.block_on(drive(args))?;
     if json {
         println!(
@@ -179,19 +206,14 @@ async fn drive(args: BenchArgs) -> wsock::Result<Summary> {
         seconds,
         messages_per_second: messages as f64 / seconds,
         mib_per_second: (messages as f64 * args.size as f64) / seconds / (1 << 20) as f64,
-        latency_us: Latency {
-            p50: histogram.value_at_quantile(0.50),
-            p90: histogram.value_at_quantile(0.90),
-            p99: histogram.value_at_quantile(0.99),
-            max: histogram.max(),
-        },
+        latency_us: Latency::of(&histogram),
         generator_cpu: cpu / seconds,
     })
 }
 
 /// The client every connection is a clone of, so that with `--http2` they share one
 /// HTTP/2 connection.
-fn client(args: &BenchArgs) -> wsock::Result<Client> {
+pub(crate) fn client(args: &BenchArgs) -> wsock::Result<Client> {
     let mut limits = Limits::default();
     limits.max_message_size = limits.max_message_size.max(args.size + 1);
     limits.max_frame_size = limits.max_frame_size.max(args.size + 1);
@@ -377,7 +399,7 @@ fn print_summary(summary: &Summary) {
 }
 
 /// This process's user and system CPU time.
-fn cpu_time() -> Duration {
+pub(crate) fn cpu_time() -> Duration {
     // std has no getrusage, and libc is not worth adding for it: read /proc.
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name, which may contain spaces, end with ')'.
