@@ -361,6 +361,12 @@ impl Connection {
         self.eof && self.peer_close.is_none() && self.failure.is_none()
     }
 
+    /// Whether the transport reached EOF: the peer has closed its side, so once this
+    /// end's output is written there is no one to shut the transport down for.
+    pub fn received_eof(&self) -> bool {
+        self.eof
+    }
+
     /// Whether this end should now close the transport once its output is written.
     /// The server closes TCP first (RFC 6455 section 7.1.1); the client waits for it,
     /// unless the connection failed.

@@ -56,7 +56,7 @@ fn code_label(code: Option<u16>) -> &'static str {
 
 #[cfg(feature = "metrics")]
 mod recording {
-    use std::sync::LazyLock;
+    use std::sync::{Arc, LazyLock, OnceLock};
 
     use ::metrics::{counter, gauge, Counter, Gauge};
     use wsock_proto::handshake::server::Refusal;
@@ -154,26 +154,44 @@ mod recording {
         }
     }
 
-    /// A server-side WebSocket counted in `wsock_connections_open` until dropped.
-    /// Boxed: a client's WebSocket has none, and a server's pays one pointer inline.
+    /// A route's connection counters, looked up on its first connection and shared by
+    /// the rest, so that a connection costs two atomic adds and no allocation.
     #[derive(Debug, Default)]
-    pub(crate) struct OpenConnection(Option<Box<Gauge>>);
+    pub(crate) struct RouteMetrics(OnceLock<Arc<RouteHandles>>);
 
-    impl OpenConnection {
-        /// Counts a connection opened on the route `path`.
-        pub(crate) fn opened(path: &str) -> Self {
-            let path = path.to_owned();
-            counter!("wsock_connections_opened_total", "path" => path.clone()).increment(1);
-            let open = gauge!("wsock_connections_open", "path" => path);
-            open.increment(1.0);
-            Self(Some(Box::new(open)))
+    #[derive(Debug)]
+    pub(crate) struct RouteHandles {
+        opened: Counter,
+        open: Gauge,
+    }
+
+    impl RouteMetrics {
+        pub(crate) const fn new() -> Self {
+            Self(OnceLock::new())
+        }
+
+        /// Counts a connection opened on this route, at `path`.
+        pub(crate) fn connection_opened(&self, path: &str) -> OpenConnection {
+            let handles = self.0.get_or_init(|| {
+                Arc::new(RouteHandles {
+                    opened: counter!("wsock_connections_opened_total", "path" => path.to_owned()),
+                    open: gauge!("wsock_connections_open", "path" => path.to_owned()),
+                })
+            });
+            handles.opened.increment(1);
+            handles.open.increment(1.0);
+            OpenConnection(Some(handles.clone()))
         }
     }
 
+    /// A server-side WebSocket counted in `wsock_connections_open` until dropped.
+    #[derive(Debug, Default)]
+    pub(crate) struct OpenConnection(Option<Arc<RouteHandles>>);
+
     impl Drop for OpenConnection {
         fn drop(&mut self) {
-            if let Some(open) = &self.0 {
-                open.decrement(1.0);
+            if let Some(handles) = &self.0 {
+                handles.open.decrement(1.0);
             }
         }
     }
@@ -258,10 +276,17 @@ mod silent {
     #[derive(Debug, Default)]
     pub(crate) struct OpenConnection(());
 
-    impl OpenConnection {
-        #[inline]
-        pub(crate) fn opened(_: &str) -> Self {
+    #[derive(Debug, Default)]
+    pub(crate) struct RouteMetrics(());
+
+    impl RouteMetrics {
+        pub(crate) const fn new() -> Self {
             Self(())
+        }
+
+        #[inline]
+        pub(crate) fn connection_opened(&self, _: &str) -> OpenConnection {
+            OpenConnection(())
         }
     }
 

@@ -50,6 +50,7 @@ use crate::accept_options::AcceptOptions;
 use crate::config::Config;
 use crate::error::Error;
 use crate::error::Result;
+use crate::metrics::RouteMetrics;
 use crate::WebSocket;
 
 /// The WebSocket an upgraded hyper connection becomes.
@@ -185,7 +186,8 @@ impl Future for PendingUpgrade {
             .expect("PendingUpgrade polled after it completed");
         let mut ws = WebSocket::from_parts(TokioIo::new(upgraded), conn, protocol, config);
         // The application routes; its paths are not ours to label with.
-        ws.count_as_open("(upgrade)");
+        static UPGRADES: RouteMetrics = RouteMetrics::new();
+        ws.count_as_open(UPGRADES.connection_opened("(upgrade)"));
         Poll::Ready(Ok(ws))
     }
 }

@@ -186,8 +186,11 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
         String::new()
     } else {
         let key = single(headers, &header::SEC_WEBSOCKET_KEY, "Sec-WebSocket-Key")?;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(key);
-        if !matches!(decoded, Ok(ref nonce) if nonce.len() == 16) {
+        // Into the stack: a 16-byte nonce is 24 characters, whose decoding estimate is
+        // 18 bytes; anything longer cannot fit and is refused as it should be.
+        let mut nonce = [0u8; 18];
+        let decoded = base64::engine::general_purpose::STANDARD.decode_slice(key, &mut nonce);
+        if !matches!(decoded, Ok(16)) {
             return Err(HandshakeError::InvalidHeader {
                 name: "Sec-WebSocket-Key",
                 value: key.to_owned(),
@@ -307,7 +310,17 @@ pub fn encode_response<B: AsRef<[u8]>>(response: &http::Response<B>, head_only: 
     let mut out = Vec::with_capacity(160 + body.len());
     let status = response.status();
     let reason = status.canonical_reason().unwrap_or("");
-    out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", status.as_u16()).as_bytes());
+    // Piece by piece: a handshake is a few hundred bytes, and `format!` would be one
+    // more allocation for every connection a server accepts.
+    for piece in [
+        b"HTTP/1.1 ",
+        status.as_str().as_bytes(),
+        b" ",
+        reason.as_bytes(),
+        b"\r\n",
+    ] {
+        out.extend_from_slice(piece);
+    }
     if status.is_informational() {
         write_headers(&mut out, response.headers());
         out.extend_from_slice(b"\r\n");

@@ -128,9 +128,9 @@ impl<S: Transport> Conn<S> {
         })
     }
 
-    /// Counts this connection in `wsock_connections_open` under `path` while it lives.
-    pub(crate) fn count_as_open(&mut self, path: &str) {
-        self.open = OpenConnection::opened(path);
+    /// Counts this connection in `wsock_connections_open` while it lives.
+    pub(crate) fn count_as_open(&mut self, open: OpenConnection) {
+        self.open = open;
     }
 
     /// The subprotocol agreed in the handshake.
@@ -189,7 +189,10 @@ impl<S: Transport> Conn<S> {
                 return Err(self.abandon_transport(error));
             }
             if self.core.state() != State::Open && self.core.should_close_transport() {
-                let _ = self.io.shutdown_write();
+                // After the peer's EOF, dropping the socket sends our FIN.
+                if !self.core.received_eof() {
+                    let _ = self.io.shutdown_write();
+                }
                 self.transport_closed = true;
                 continue;
             }

@@ -20,6 +20,7 @@ use crate::accept_options::{over_limit, route_exists, AcceptOptions};
 use crate::budget::ReadBudget;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics::RouteMetrics;
 #[cfg(feature = "tls")]
 use crate::tls::ServerTls;
 
@@ -96,7 +97,7 @@ type Handler = Arc<dyn Fn(Conn, UpgradeRequest) -> Result<()> + Send + Sync>;
 /// ```
 pub struct Server {
     listener: TcpListener,
-    routes: HashMap<String, Handler>,
+    routes: HashMap<String, (Handler, RouteMetrics)>,
     options: AcceptOptions,
     max_connections: usize,
     read_budget: ReadBudget,
@@ -136,7 +137,8 @@ impl Server {
     where
         F: Fn(Conn, UpgradeRequest) -> Result<()> + Send + Sync + 'static,
     {
-        self.routes.insert(path.to_owned(), Arc::new(handler));
+        let route = (Arc::new(handler) as Handler, RouteMetrics::new());
+        self.routes.insert(path.to_owned(), route);
         self
     }
 
@@ -253,7 +255,7 @@ fn refuse_over_limit(mut stream: TcpStream, limit: usize) {
 
 /// What every connection thread reads.
 struct Shared {
-    routes: HashMap<String, Handler>,
+    routes: HashMap<String, (Handler, RouteMetrics)>,
     options: AcceptOptions,
     active: Arc<AtomicUsize>,
     read_budget: ReadBudget,
@@ -286,12 +288,12 @@ impl Shared {
         };
         conn.share_read_budget(self.read_budget.clone());
         let path = request.path().to_owned();
-        // A route's path: one of the server's own, never a name a peer made up.
-        conn.count_as_open(&path);
         tracing::info!(%peer, %path, protocol = ?conn.protocol(), "connection opened");
-        let Some(handler) = self.routes.get(&path) else {
+        let Some((handler, metrics)) = self.routes.get(&path) else {
             return; // checked during the handshake
         };
+        // A route's path: one of the server's own, never a name a peer made up.
+        conn.count_as_open(metrics.connection_opened(&path));
         match handler(conn, request) {
             Ok(()) => tracing::info!(%peer, %path, "connection closed"),
             Err(error) => tracing::info!(%peer, %path, %error, "connection ended with an error"),

@@ -26,6 +26,7 @@ use super::websocket::WebSocket;
 use crate::accept_options::{over_limit, route_exists, AcceptOptions};
 use crate::budget::{ReadBudget, WriteBudget};
 use crate::error::{Error, Result};
+use crate::metrics::RouteMetrics;
 #[cfg(feature = "tls")]
 use crate::tls::ServerTls;
 
@@ -133,7 +134,7 @@ type PageHandler = Box<dyn Fn(&http::Request<()>) -> http::Response<Bytes> + Sen
 /// A server's paths: WebSocket handlers, and plain HTTP ones.
 #[derive(Default)]
 pub(super) struct Routes {
-    pub(super) websockets: HashMap<String, Handler>,
+    pub(super) websockets: HashMap<String, (Handler, RouteMetrics)>,
     pages: HashMap<String, PageHandler>,
 }
 
@@ -253,7 +254,8 @@ impl Server {
         Fut: Future<Output = Result<()>> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |ws, request| Box::pin(handler(ws, request)));
-        self.routes.websockets.insert(path.to_owned(), handler);
+        let route = (handler, RouteMetrics::new());
+        self.routes.websockets.insert(path.to_owned(), route);
         self
     }
 
@@ -489,11 +491,11 @@ impl Setup {
         ws.share_write_budget(self.write_budget.clone());
         ws.share_read_budget(self.read_budget.clone());
         let path = request.path().to_owned();
-        // A route's path: one of the server's own, never a name a peer made up.
-        ws.count_as_open(&path);
         tracing::info!(%peer, %path, protocol = ?ws.protocol(), %over, "connection opened");
         // The route was checked during the handshake.
-        let handler = self.routes.websockets.get(&path)?;
+        let (handler, metrics) = self.routes.websockets.get(&path)?;
+        // A route's path: one of the server's own, never a name a peer made up.
+        ws.count_as_open(metrics.connection_opened(&path));
         Some((handler(ws, request), path))
     }
 }

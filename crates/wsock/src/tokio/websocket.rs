@@ -176,9 +176,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         true
     }
 
-    /// Counts this connection in `wsock_connections_open` under `path` while it lives.
-    pub(crate) fn count_as_open(&mut self, path: &str) {
-        self.open = OpenConnection::opened(path);
+    /// Counts this connection in `wsock_connections_open` while it lives.
+    pub(crate) fn count_as_open(&mut self, open: OpenConnection) {
+        self.open = open;
     }
 
     /// Counts this connection's unsent output against `budget`, shared with others.
@@ -372,6 +372,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Pending => false,
             };
             if self.core.state() != State::Open {
+                if write_ready && self.core.received_eof() && self.core.should_close_transport() {
+                    // The peer has closed its side: dropping the socket sends our FIN;
+                    // a shutdown and a close timer would be two system calls for
+                    // nothing (a connection storm's every departing client).
+                    return Poll::Ready(self.close_transport(cx));
+                }
                 if let Poll::Ready(()) = self.poll_close_deadline(cx) {
                     tracing::debug!("closing handshake timed out; dropping the transport");
                     return Poll::Ready(self.close_transport(cx));
