@@ -36,20 +36,14 @@ taskset -c 0 "$WSOCK" echo --threads 1 --no-deflate --path / --listen "127.0.0.1
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$PKI"' EXIT
 wait_for_port "$PORT"
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
-
 for round in $(seq "$ROUNDS"); do
+  echo "round $round" >&2
   for size in 16 1024; do
     for transport in http1 http2; do
-      flag=""
-      [ "$transport" = http2 ] && flag="--http2"
-      before=$(cpu_ticks)
-      # shellcheck disable=SC2086
-      result=$(taskset -c 1 "$WSOCK" bench "wss://localhost:$PORT/" --ca "$PKI/ca.pem" $flag \
-        -c 100 -s "$size" -p 8 -d "$SECS" --json 2>/dev/null) || result=null
-      after=$(cpu_ticks)
-      echo "{\"transport\": \"$transport\", \"size\": $size, \"server_cpu_s\": $(( after - before ))e-2, \"bench\": $result}" >>"$OUT"
-      echo "round $round, $size B, $transport: $(echo "$result" | head -c 120)" >&2
+      flag=()
+      [ "$transport" = http2 ] && flag=(--http2)
+      bench_row "$OUT" "$PID" "\"transport\": \"$transport\", \"size\": $size" \
+        "wss://localhost:$PORT/" --ca "$PKI/ca.pem" "${flag[@]}" -c 100 -s "$size" -p 8 -d "$SECS"
     done
   done
 done

@@ -27,17 +27,13 @@ for mode in plain counted; do
   wait_for_port "${PORTS[$mode]}"
 done
 trap 'kill ${PIDS[plain]} ${PIDS[counted]} 2>/dev/null' EXIT
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 for round in $(seq "$ROUNDS"); do
+  echo "round $round" >&2
   for size in 16 1024; do
     for mode in plain counted; do
-      before=$(cpu_ticks "${PIDS[$mode]}")
-      result=$(taskset -c 1 "$WSOCK" bench "ws://127.0.0.1:${PORTS[$mode]}/echo" \
-        -c 100 -s "$size" -p 8 -d "$SECS" --json 2>/dev/null) || result=null
-      after=$(cpu_ticks "${PIDS[$mode]}")
-      echo "{\"mode\": \"$mode\", \"size\": $size, \"server_cpu_s\": $(( after - before ))e-2, \"bench\": $result}" >>"$OUT"
-      echo "round $round, $size B, $mode: $(echo "$result" | head -c 100)" >&2
+      bench_row "$OUT" "${PIDS[$mode]}" "\"mode\": \"$mode\", \"size\": $size" \
+        "ws://127.0.0.1:${PORTS[$mode]}/echo" -c 100 -s "$size" -p 8 -d "$SECS"
     done
   done
 done

@@ -19,3 +19,18 @@ step() {
   echo
   echo "== $*"
 }
+
+# bench_row OUT PID LABELS BENCH_ARGS...: runs `$WSOCK bench BENCH_ARGS --json` on core 1
+# and appends {LABELS, "server_cpu_s": …, "bench": …} to OUT, where server_cpu_s is the
+# CPU time process PID spent meanwhile (bench is null if the run failed). LABELS is
+# JSON members, e.g. '"size": 16'.
+bench_row() {
+  local out=$1 pid=$2 labels=$3
+  shift 3
+  local before after result
+  before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  result=$(taskset -c 1 "$WSOCK" bench "$@" --json 2>/dev/null) || result=null
+  after=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+  echo "{$labels, \"server_cpu_s\": $(( after - before ))e-2, \"bench\": $result}" >>"$out"
+  echo "  {$labels}: $(echo "$result" | head -c 100)" >&2
+}

@@ -88,3 +88,18 @@ pub fn serve_sockudo(feed: bool) {
         }
     });
 }
+
+/// A yawc connection's echo loop, as its examples/echo_server.rs writes it: whole
+/// messages echoed with `send()`.
+pub async fn yawc_echo(upgrade: yawc::UpgradeFut) -> Option<()> {
+    use futures_util::{SinkExt, StreamExt};
+    let mut ws = upgrade.await.ok()?;
+    while let Some(frame) = ws.next().await {
+        match frame.opcode() {
+            yawc::OpCode::Text | yawc::OpCode::Binary => ws.send(frame).await.ok()?,
+            yawc::OpCode::Close => return Some(()),
+            _ => {}
+        }
+    }
+    Some(())
+}

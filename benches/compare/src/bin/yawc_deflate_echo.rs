@@ -1,23 +1,10 @@
 //! yawc echo server with permessage-deflate, as its README configures compression
 //! (`CompressionLevel::fast()`, no context takeover either way) and its
 //! examples/echo_server.rs serves: hyper for the upgrade, whole messages echoed.
-use futures_util::{SinkExt, StreamExt};
 use http_body_util::Empty;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use yawc::{CompressionLevel, OpCode, Options, UpgradeFut, WebSocket};
-
-async fn client(upgrade: UpgradeFut) -> Option<()> {
-    let mut ws = upgrade.await.ok()?;
-    while let Some(frame) = ws.next().await {
-        match frame.opcode() {
-            OpCode::Text | OpCode::Binary => ws.send(frame).await.ok()?,
-            OpCode::Close => return Some(()),
-            _ => {}
-        }
-    }
-    Some(())
-}
+use yawc::{CompressionLevel, Options, WebSocket};
 
 async fn upgrade_request(mut request: Request<Incoming>) -> yawc::Result<Response<Empty<Bytes>>> {
     let options = Options::default()
@@ -25,7 +12,7 @@ async fn upgrade_request(mut request: Request<Incoming>) -> yawc::Result<Respons
         .server_no_context_takeover()
         .client_no_context_takeover();
     let (response, upgrade) = WebSocket::upgrade_with_options(&mut request, options)?;
-    tokio::task::spawn_local(client(upgrade));
+    tokio::task::spawn_local(wsock_compare::yawc_echo(upgrade));
     Ok(response)
 }
 

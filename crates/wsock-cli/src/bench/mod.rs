@@ -104,6 +104,14 @@ struct Latency {
 }
 
 impl Latency {
+    /// `  WHAT: p50 … µs, p90 … µs, p99 … µs, max … µs`, for the human summary.
+    fn line(&self, what: &str) -> String {
+        format!(
+            "  {what}: p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
+            self.p50, self.p90, self.p99, self.max
+        )
+    }
+
     fn of(histogram: &Histogram<u64>) -> Self {
         Self {
             p50: histogram.value_at_quantile(0.50),
@@ -382,11 +390,7 @@ fn print_summary(summary: &Summary) {
         "  {:.0} messages/s, {:.2} MiB/s",
         summary.messages_per_second, summary.mib_per_second
     );
-    let l = &summary.latency_us;
-    println!(
-        "  round trip: p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
-        l.p50, l.p90, l.p99, l.max
-    );
+    println!("{}", summary.latency_us.line("round trip"));
     println!(
         "  generator CPU: {:.0}% of one core{}",
         summary.generator_cpu * 100.0,

@@ -74,11 +74,8 @@ pub(super) fn print(summary: &StormSummary, json: bool) {
         "{} connections opened, {} at a time, in {:.2} s: {:.0} handshakes/s",
         summary.connections, summary.concurrency, summary.seconds, summary.handshakes_per_second
     );
-    let l = &summary.handshake_us;
-    println!(
-        "  handshake (TCP connect included): p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
-        l.p50, l.p90, l.p99, l.max
-    );
+    let times = &summary.handshake_us;
+    println!("{}", times.line("handshake (TCP connect included)"));
     println!(
         "  generator CPU: {:.0}% of one core",
         summary.generator_cpu * 100.0
