@@ -107,7 +107,7 @@ fn reconnect_says_why_and_carries_on_counting() {
     assert_eq!(out.stdout, "one\ntwo\n");
     assert!(
         out.stderr
-            .contains("the server closed the connection (1012 restart); reconnecting in"),
+            .contains("the server closed the connection (1012 restart)\nreconnecting in"),
         "{}",
         out.stderr
     );

@@ -85,6 +85,14 @@ pub enum Error {
         /// What went wrong, and what to do about it.
         reason: String,
     },
+    /// A [reconnecting](crate::reconnect) client failed too many times in a row.
+    #[error("gave up reconnecting after {attempts} failed attempts in a row; the last: {last}")]
+    GaveUp {
+        /// Failures in a row.
+        attempts: u32,
+        /// What the last one was, in words.
+        last: String,
+    },
     /// Something took longer than its configured limit.
     #[error("{what} timed out after {after:?}")]
     Timeout {

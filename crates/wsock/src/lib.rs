@@ -72,6 +72,7 @@ pub mod guide;
 pub mod json;
 pub mod metrics;
 pub mod proxy;
+pub mod reconnect;
 #[cfg(feature = "tls")]
 pub mod tls;
 // Named after the runtime it is the shell for; `self::tokio` where the crate could be
@@ -92,6 +93,7 @@ pub use budget::{Budget, ReadBudget, WriteBudget};
 pub use config::Config;
 pub use dial::Client;
 pub use error::{Error, Result};
+pub use reconnect::{Reconnecting, Retry};
 pub use wsock_proto::handshake::origin::{OriginCallback, OriginPolicy, Reached};
 pub use wsock_proto::handshake::server::UpgradeRequest;
 pub use wsock_proto::{
