@@ -90,7 +90,7 @@ def cluster():
                       "--redis", f"redis://127.0.0.1:{redis_port}"])
         wait_until_listening(port, proc)
         nodes.append((port, proc))
-    state = {"redis": redis, "redis_port": redis_port, "ports": [port for port, _ in nodes]}
+    state = {"redis": redis, "redis_port": redis_port, "ports": [port for port, _ in nodes], "nodes": nodes}
     try:
         yield state
     finally:
@@ -232,3 +232,42 @@ def test_names_are_unique_per_room_and_invisible_characters_refused(cluster):
         assert set(welcome["users"]) == {"sam", welcome["user"]}
     for name in ["admin%E2%80%AEnimda", "ali%E2%80%8Bce"]:
         assert refusal(port_b, f"name={name}").startswith("invalid name"), name
+
+
+def test_a_killed_node_drops_out_and_its_restart_joins_once(cluster):
+    """A node killed with SIGKILL says no goodbye: its members leave the other node's
+    roster once its announcements stop for the expiry (3 heartbeats of 2 s). Restarted
+    on the same port, its member comes back with exactly one join."""
+    port_a, port_b = cluster["ports"]
+    node_b = next(proc for port, proc in cluster["nodes"] if port == port_b)
+    with Member(port_a, "ann") as ann:
+        with Member(port_b, "bob") as bob:
+            ann.wait_for_users(["ann", "bob"])
+            bob.wait_for_users(["ann", "bob"])
+            node_b.kill()  # SIGKILL: no leave, no last roster
+            node_b.wait(timeout=TIMEOUT)
+            killed = time.monotonic()
+            ann.wait_for_users(["ann"])
+            # REMOTE_TTL is 6 s; the node's last roster may have gone out up to 2 s
+            # before the kill, and ann's node checks expiry on its own tick.
+            assert time.monotonic() - killed < 6 + 2 + 2, "the ghost stayed too long"
+
+        restarted = start([str(BIN_DIR / "wsock"), "broadcast", "--listen", f"127.0.0.1:{port_b}",
+                           "--redis", f"redis://127.0.0.1:{cluster['redis_port']}"])
+        cluster["nodes"].append((port_b, restarted))
+        wait_until_listening(port_b, restarted)
+        with Member(port_b, "bob") as bob_again:
+            ann.wait_for_users(["ann", "bob"])
+            bob_again.wait_for_users(["ann", "bob"])
+            # Three roster heartbeats later, still one "bob" and no repeated join.
+            joins = 0
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline:
+                try:
+                    event = ann.event(timeout=max(0.01, deadline - time.monotonic()))
+                except TimeoutError:
+                    break
+                assert event["type"] != "leave", event
+                joins += event["type"] == "join"
+            assert joins == 0, "bob joined again on a roster heartbeat"
+            assert ann.users == {"ann", "bob"}
