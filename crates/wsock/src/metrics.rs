@@ -38,19 +38,23 @@ pub(crate) use recording::*;
 #[cfg(not(feature = "metrics"))]
 pub(crate) use silent::*;
 
-/// The label of a close code: well-known codes as they are, ranges for the rest.
+/// The labels a close code can have: well-known codes as they are, ranges for the
+/// rest.
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-fn code_label(code: Option<u16>) -> &'static str {
-    const KNOWN: [&str; 16] = [
-        "1000", "1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009", "1010",
-        "1011", "1012", "1013", "1014", "1015",
-    ];
+const CODE_LABELS: [&str; 19] = [
+    "1000", "1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009", "1010", "1011",
+    "1012", "1013", "1014", "1015", "3xxx", "4xxx", "other",
+];
+
+/// Where a close code's label is in [`CODE_LABELS`] (`None`: no close frame, 1006).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+fn code_slot(code: Option<u16>) -> usize {
     match code {
-        None => "1006",
-        Some(code @ 1000..=1015) => KNOWN[usize::from(code - 1000)],
-        Some(3000..=3999) => "3xxx",
-        Some(4000..=4999) => "4xxx",
-        Some(_) => "other",
+        None => 6,
+        Some(code @ 1000..=1015) => usize::from(code - 1000),
+        Some(3000..=3999) => 16,
+        Some(4000..=4999) => 17,
+        Some(_) => 18,
     }
 }
 
@@ -196,6 +200,12 @@ mod recording {
         }
     }
 
+    /// `wsock_closes_total` by role and code label, each looked up on its first use
+    /// (so that only codes seen are exported) and kept: a connection's end costs no
+    /// allocation.
+    static CLOSES: [[OnceLock<Counter>; super::CODE_LABELS.len()]; 2] =
+        [const { [const { OnceLock::new() }; super::CODE_LABELS.len()] }; 2];
+
     /// Counts the end of a connection, by the close frame the peer sent (`None` if
     /// it sent none).
     pub(crate) fn connection_ended(role: Role, peer_close: Option<&Option<CloseFrame>>) {
@@ -204,7 +214,12 @@ mod recording {
             Some(None) => Some(1005),
             None => None,
         };
-        counter!("wsock_closes_total", "role" => role_label(role), "code" => super::code_label(code))
+        let slot = super::code_slot(code);
+        CLOSES[usize::from(role == Role::Client)][slot]
+            .get_or_init(|| {
+                let code = super::CODE_LABELS[slot];
+                counter!("wsock_closes_total", "role" => role_label(role), "code" => code)
+            })
             .increment(1);
     }
 
@@ -227,12 +242,16 @@ mod recording {
         }
     }
 
+    /// `wsock_rooms` and `wsock_room_members`, looked up on the first change.
+    static ROOMS: LazyLock<(Gauge, Gauge)> =
+        LazyLock::new(|| (gauge!("wsock_rooms"), gauge!("wsock_room_members")));
+
     pub(crate) fn rooms_changed(rooms: f64, members: f64) {
         if rooms != 0.0 {
-            gauge!("wsock_rooms").increment(rooms);
+            ROOMS.0.increment(rooms);
         }
         if members != 0.0 {
-            gauge!("wsock_room_members").increment(members);
+            ROOMS.1.increment(members);
         }
     }
 
@@ -313,11 +332,13 @@ mod silent {
 mod tests {
     #[test]
     fn close_codes_become_a_bounded_set_of_labels() {
-        assert_eq!(super::code_label(Some(1000)), "1000");
-        assert_eq!(super::code_label(Some(1015)), "1015");
-        assert_eq!(super::code_label(None), "1006");
-        assert_eq!(super::code_label(Some(3999)), "3xxx");
-        assert_eq!(super::code_label(Some(4321)), "4xxx");
-        assert_eq!(super::code_label(Some(2000)), "other");
+        let label = |code| super::CODE_LABELS[super::code_slot(code)];
+        assert_eq!(label(Some(1000)), "1000");
+        assert_eq!(label(Some(1015)), "1015");
+        assert_eq!(label(None), "1006");
+        assert_eq!(label(Some(3999)), "3xxx");
+        assert_eq!(label(Some(4321)), "4xxx");
+        assert_eq!(label(Some(2000)), "other");
+        assert_eq!(label(Some(65535)), "other");
     }
 }

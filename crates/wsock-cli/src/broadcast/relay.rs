@@ -178,8 +178,9 @@ async fn run(
 /// future counts as no lag.
 fn record_lag(envelope: &Envelope) {
     if let Body::Message(line) = &envelope.body {
-        let lag = now_ms().saturating_sub(line.time) as f64 / 1000.0;
-        metrics::histogram!("wsock_relay_lag_seconds").record(lag);
+        static LAG: std::sync::LazyLock<metrics::Histogram> =
+            std::sync::LazyLock::new(|| metrics::histogram!("wsock_relay_lag_seconds"));
+        LAG.record(now_ms().saturating_sub(line.time) as f64 / 1000.0);
     }
 }
 
