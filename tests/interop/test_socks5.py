@@ -113,8 +113,10 @@ def test_wsock_connect_takes_a_socks5_proxy():
     with Microsocks("alice", "s3cret") as proxy, PythonServer() as server:
         result = subprocess.run(
             # The Python server requires the subprotocol "chat".
+            # -n 1: wait for the echo before closing. Without it the close follows the
+            # line at once, and websockets may take the close before echoing.
             [str(BIN_DIR / "wsock"), "connect", f"ws://127.0.0.1:{server.port}/", "--protocol", "chat",
-             "--proxy", proxy.url("socks5h", "alice:s3cret")],
+             "--proxy", proxy.url("socks5h", "alice:s3cret"), "-n", "1"],
             input="through socks\n",
             capture_output=True,
             text=True,
