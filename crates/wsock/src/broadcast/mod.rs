@@ -89,6 +89,8 @@
 
 mod backplane;
 mod history;
+#[cfg(feature = "redis")]
+mod redis;
 mod room;
 mod subscription;
 
@@ -104,6 +106,8 @@ use crate::metrics;
 
 pub use backplane::{Backplane, BoxFuture, Inbound, Replay};
 pub use history::{BadPosition, HistoryOptions, Position};
+#[cfg(feature = "redis")]
+pub use redis::{RedisBackplane, RedisOptions};
 pub use subscription::{Received, Subscription};
 
 use history::{new_epoch, Recovery};
