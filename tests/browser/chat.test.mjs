@@ -4,43 +4,15 @@
 // Run by scripts/test.sh after the release build (`node --test tests/browser/`).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TIMEOUT, freePort, launchChromium } from "./browser.mjs";
+import { TIMEOUT, freePort, launchChromium, startChat, stopChat } from "./browser.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const binDir = process.env.WSOCK_BIN_DIR || join(root, "target", "release");
 const shots = join(root, "target", "browser");
 
-
-async function startChat(port) {
-  const proc = spawn(join(binDir, "wsock"), ["broadcast", "--listen", `127.0.0.1:${port}`], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let log = "";
-  proc.stderr.on("data", (chunk) => { log += chunk; });
-  // Ready once it answers HTTP; bounded like everything here.
-  const deadline = Date.now() + TIMEOUT;
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/`);
-      if (response.ok) return { proc, log: () => log };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  proc.kill();
-  throw new Error(`wsock broadcast did not start:\n${log}`);
-}
-
-async function stopChat(chat) {
-  const exited = new Promise((resolve) => chat.proc.once("exit", resolve));
-  chat.proc.kill("SIGTERM");
-  await exited;
-}
 
 let port, chat, context, profile;
 

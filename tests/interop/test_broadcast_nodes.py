@@ -2,7 +2,9 @@
 
 Two nodes, clients on each (Python websockets): messages cross nodes exactly once;
 with Redis stopped, local delivery goes on; once Redis is back, delivery across nodes
-resumes without restarting the nodes.
+resumes without restarting the nodes, and members hear that the history was lost. A
+member coming back with the last position it saw gets exactly what it missed, or an
+explicit gap when that is gone.
 """
 import json
 import shutil
@@ -33,12 +35,25 @@ def stop(proc):
     proc.wait(timeout=TIMEOUT)
 
 
-class Member:
-    """A chat client that keeps the room's names up to date from the events it reads."""
+def start_node(port, redis_port=None, *extra):
+    args = [str(BIN_DIR / "wsock"), "broadcast", "--listen", f"127.0.0.1:{port}", *extra]
+    if redis_port:
+        args += ["--redis", f"redis://127.0.0.1:{redis_port}"]
+    proc = start(args)
+    wait_until_listening(port, proc)
+    return proc
 
-    def __init__(self, port, name):
-        self.connection = connect(f"ws://127.0.0.1:{port}/ws?room=lobby&name={name}", open_timeout=TIMEOUT)
+
+class Member:
+    """A chat client that keeps the room's names, and the last position it saw, up to
+    date from the events it reads."""
+
+    def __init__(self, port, name, since=None):
+        query = f"room=lobby&name={name}" + (f"&since={since}" if since else "")
+        self.connection = connect(f"ws://127.0.0.1:{port}/ws?{query}", open_timeout=TIMEOUT)
         self.users = set()
+        self.position = None
+        self.gaps = 0
 
     def __enter__(self):
         self.ws = self.connection.__enter__()
@@ -58,6 +73,11 @@ class Member:
             self.users.add(event["user"])
         elif event["type"] == "leave":
             self.users.discard(event["user"])
+        elif event["type"] == "gap":
+            self.users = set(event["users"])
+            self.gaps += 1
+        if "position" in event:
+            self.position = event["position"]
         return event
 
     def chat_lines(self, until, limit=200):
@@ -70,6 +90,21 @@ class Member:
                 if event["text"] == until:
                     return texts
         raise AssertionError(f"{until!r} never came; got {texts}")
+
+    def heard_through_redis(self, sender):
+        """Has `sender` say probes until one reaches this member with a position: lines
+        said before a node reaches Redis go to its own members only, unnumbered."""
+        for attempt in range(60):  # every 0.25 s, for at most 15 s
+            sender.send(f"probe {attempt}")
+            deadline = time.monotonic() + 0.25
+            while time.monotonic() < deadline:
+                try:
+                    event = self.event(timeout=max(0.01, deadline - time.monotonic()))
+                except TimeoutError:
+                    break
+                if event["type"] == "message" and "position" in event:
+                    return
+        raise AssertionError("no line reached the member through Redis")
 
     def wait_for_users(self, users):
         for _ in range(200):
@@ -86,10 +121,7 @@ def cluster():
     nodes = []
     for _ in range(2):
         port = free_port()
-        proc = start([str(BIN_DIR / "wsock"), "broadcast", "--listen", f"127.0.0.1:{port}",
-                      "--redis", f"redis://127.0.0.1:{redis_port}"])
-        wait_until_listening(port, proc)
-        nodes.append((port, proc))
+        nodes.append((port, start_node(port, redis_port)))
     state = {"redis": redis, "redis_port": redis_port, "ports": [port for port, _ in nodes], "nodes": nodes}
     try:
         yield state
@@ -134,6 +166,10 @@ def test_rooms_span_nodes_exactly_once_and_survive_a_redis_restart(cluster):
                 resumed = True
                 break
         assert resumed, "delivery across nodes did not resume after Redis came back"
+        # Redis came back empty: the room's history is lost, and members are told so
+        # (before the first line of the new history) instead of silence.
+        assert b1.gaps == 1, "b1 was not told that the history was lost"
+        assert b1.users == {"a1", "a2", "b1"}, b1.users
 
         a1.send("after")
         b1_lines = b1.chat_lines(until="after")
@@ -186,26 +222,39 @@ def redis_publish(port, channel, payload):
         assert sock.recv(64).startswith(b":"), "PUBLISH was not answered"
 
 
+def body(kind, node, room, payload):
+    """A message on the nodes' channel, as `wsock::broadcast::RedisBackplane` writes it."""
+    node, room = node.encode(), room.encode()
+    return bytes([ord(kind), len(node)]) + node + len(room).to_bytes(2, "big") + room + payload
+
+
 def test_what_anyone_publishes_to_the_channel_is_checked(cluster):
     port_a, _ = cluster["ports"]
     with Member(port_a, "alice") as alice:
         alice.wait_for_users(["alice"])
-        hostile = [
-            # A browser event instead of a chat line: the old format renamed users.
-            {"node": "evil", "room": "lobby", "kind": "message",
-             "data": json.dumps({"type": "welcome", "user": "mallory", "room": "lobby", "users": []})},
-            {"node": "evil", "room": "lobby", "kind": "welcome", "data": {"user": "mallory"}},
-            {"node": "evil", "room": "lobby", "kind": "roster", "data": ["admin\u202enimda"]},
-            {"node": "evil", "room": "lobby", "kind": "roster", "data": [f"u{i}" for i in range(6000)]},
-            {"node": "evil", "room": "lobby", "kind": "message",
-             "data": {"user": "eve", "text": "x" * (65 * 1024), "time": 1}},
+        line = lambda user, text: json.dumps({"user": user, "text": text, "time": 1}).encode()
+        numbered = [
+            # A browser event instead of a chat line: it would rename users.
+            body("T", "evil", "lobby", json.dumps({"type": "welcome", "user": "mallory",
+                                                   "room": "lobby", "users": []}).encode()),
+            body("T", "evil", "lobby", line("admin\u202enimda", "hi")),
+            body("T", "evil", "lobby", line("eve", "x" * (65 * 1024))),
+            body("B", "evil", "lobby", b"\x00binary is not chat"),
         ]
-        for envelope in hostile:
-            redis_publish(cluster["redis_port"], "wsock:broadcast", json.dumps(envelope).encode())
-        redis_publish(cluster["redis_port"], "wsock:broadcast", b"[" * (2 << 20))
-        legit = {"node": "evil", "room": "lobby", "kind": "message",
-                 "data": {"user": "eve", "text": "legit", "time": 1}}
-        redis_publish(cluster["redis_port"], "wsock:broadcast", json.dumps(legit).encode())
+        unnumbered = [
+            b"0 0 " + body("S", "evil", "lobby", json.dumps(["admin\u202enimda"]).encode()),
+            b"0 0 " + body("S", "evil", "lobby", json.dumps([f"u{i}" for i in range(6000)]).encode()),
+            b"0 0 " + body("S", "evil", "a/b", json.dumps(["zed"]).encode()),
+            b"1 1 " + body("X", "evil", "lobby", b"an unknown kind"),
+            b"not a message",
+            b"1 1 " + body("T", "evil", "lobby", b"[" * (2 << 20)),
+        ]
+        for offset, message in enumerate(numbered, start=1):
+            redis_publish(cluster["redis_port"], "wsock:rooms", b"1 %d " % offset + message)
+        for message in unnumbered:
+            redis_publish(cluster["redis_port"], "wsock:rooms", message)
+        legit = b"1 %d " % (len(numbered) + 1) + body("T", "evil", "lobby", line("eve", "legit"))
+        redis_publish(cluster["redis_port"], "wsock:rooms", legit)
 
         seen = []
         for _ in range(50):
@@ -213,8 +262,10 @@ def test_what_anyone_publishes_to_the_channel_is_checked(cluster):
             seen.append(event)
             if event.get("text") == "legit":
                 break
-        assert seen[-1] == {"type": "message", "user": "eve", "text": "legit", "time": 1}, seen
-        assert all(event["type"] in ("message", "join", "leave") for event in seen), seen
+        expected = {"type": "message", "user": "eve", "text": "legit", "time": 1,
+                    "position": f"1-{len(numbered) + 1}"}
+        assert seen[-1] == expected, seen
+        assert all(event["type"] in ("message", "join", "leave", "gap") for event in seen), seen
         assert [e for e in seen if e["type"] == "message"] == [seen[-1]], seen
         assert alice.users == {"alice"}, alice.users
         # The node still relays its own members' lines.
@@ -252,10 +303,8 @@ def test_a_killed_node_drops_out_and_its_restart_joins_once(cluster):
             # before the kill, and ann's node checks expiry on its own tick.
             assert time.monotonic() - killed < 6 + 2 + 2, "the ghost stayed too long"
 
-        restarted = start([str(BIN_DIR / "wsock"), "broadcast", "--listen", f"127.0.0.1:{port_b}",
-                           "--redis", f"redis://127.0.0.1:{cluster['redis_port']}"])
+        restarted = start_node(port_b, cluster["redis_port"])
         cluster["nodes"].append((port_b, restarted))
-        wait_until_listening(port_b, restarted)
         with Member(port_b, "bob") as bob_again:
             ann.wait_for_users(["ann", "bob"])
             bob_again.wait_for_users(["ann", "bob"])
@@ -271,3 +320,70 @@ def test_a_killed_node_drops_out_and_its_restart_joins_once(cluster):
                 joins += event["type"] == "join"
             assert joins == 0, "bob joined again on a roster heartbeat"
             assert ann.users == {"ann", "bob"}
+
+
+def test_a_member_away_while_500_lines_flow_gets_each_once_in_order(cluster):
+    """Two nodes, one room: b1 on node B drops for about 3 s while a1 on node A says
+    500 lines; back on node B with its last position, it gets every line once, in order,
+    then the live ones."""
+    port_a, port_b = cluster["ports"]
+    with Member(port_a, "a1") as a1:
+        with Member(port_b, "b1") as b1:
+            b1.heard_through_redis(a1)
+            since = b1.position
+        start_time = time.monotonic()
+        for i in range(500):
+            a1.send(f"line {i}")
+            # Spread over 3 s: the lines flow while b1 is away, not in one burst.
+            time.sleep(max(0.0, start_time + (i + 1) * 0.006 - time.monotonic()))
+        assert a1.chat_lines(until="line 499", limit=700)[-1] == "line 499"
+        with Member(port_b, "b1", since=since) as back:
+            a1.send("live")
+            lines = back.chat_lines(until="live", limit=700)
+    said = [line for line in lines if not line.startswith("probe")]
+    assert said == [f"line {i}" for i in range(500)] + ["live"]
+    assert len(lines) == len(set(lines)), "a line came twice"
+    assert back.gaps == 0
+
+
+def test_a_trimmed_position_gets_a_gap_not_a_partial_replay(cluster):
+    port = free_port()
+    node = start_node(port, cluster["redis_port"], "--history", "10")
+    cluster["nodes"].append((port, node))
+    with Member(port, "keeper") as keeper:
+        with Member(port, "t2") as t2:
+            t2.heard_through_redis(keeper)
+            since = t2.position
+        for i in range(30):
+            keeper.send(f"n {i}")
+        keeper.chat_lines(until="n 29", limit=100)
+        with Member(port, "t2", since=since) as back:
+            assert back.event()["type"] == "welcome"
+            gap = back.event()
+            assert gap["type"] == "gap", gap
+            assert set(gap["users"]) == {"keeper", "t2"}
+            keeper.send("live")
+            assert back.chat_lines(until="live") == ["live"]
+
+
+def test_one_node_keeps_history_in_memory_and_a_restart_is_a_gap():
+    port = free_port()
+    node = start_node(port)
+    try:
+        with Member(port, "keeper") as keeper:
+            with Member(port, "away") as away:
+                keeper.send("first")
+                away.chat_lines(until="first")
+                since = away.position
+            keeper.send("missed")
+            keeper.chat_lines(until="missed")
+            with Member(port, "away", since=since) as back:
+                assert back.chat_lines(until="missed") == ["missed"]
+                assert back.gaps == 0
+        stop(node)
+        node = start_node(port)
+        with Member(port, "away", since=since) as back:
+            assert back.event()["type"] == "welcome"
+            assert back.event()["type"] == "gap", "a restart without Redis loses the history"
+    finally:
+        stop(node)

@@ -1,66 +1,85 @@
 //! The chat rooms: members join a room of the hub, what they say is stamped and
 //! published, and everyone sees who is there, across nodes when Redis relays.
 //!
-//! A member gets the room's names once, in its welcome, and then `join` and `leave`
-//! events: a full list to everyone on every change would cost the square of the room's
-//! size.
+//! A chat line is published as a fact (`Line` JSON); every node renders it for its
+//! browsers, with its position, in the hub's render hook, which is also where lines
+//! from other nodes are checked. A member gets the room's names once, in its welcome,
+//! and then `join` and `leave` events: a full list to everyone on every change would
+//! cost the square of the room's size. Join and leave events are derived by each node
+//! from its presence, so they are published on this node only and kept in no history.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use serde_json::json;
-use wsock::broadcast::Hub;
+use wsock::broadcast::{HistoryOptions, Hub, Position, Publication, RedisBackplane, RedisOptions};
 use wsock::{Message, WebSocket};
 
-use super::envelope::{now_ms, Body, Envelope, Line};
+use super::envelope::{now_ms, parse_roster, Line};
+use super::names::check_room;
 use super::presence::{Change, Presence};
-use super::relay::{Dropped, Relay};
 
 /// How often this node announces its rosters to the others.
 const ROSTER_INTERVAL: Duration = Duration::from_secs(2);
 
 pub struct Chat {
     hub: Hub,
-    node: String,
     presence: Mutex<Presence>,
-    relay: Mutex<Option<Relay>>,
     guests: AtomicU64,
-    /// Rosters from other nodes over the bounds on what they may make us keep.
+    /// Rosters from other nodes that were malformed or over the bounds on what they
+    /// may make us keep.
     refused_rosters: Dropped,
 }
 
 impl Chat {
-    pub fn new(node: String) -> Arc<Self> {
-        Arc::new(Self {
-            hub: Hub::default(),
-            node,
-            presence: Mutex::default(),
-            relay: Mutex::default(),
-            guests: AtomicU64::new(1),
-            refused_rosters: Dropped::default(),
-        })
-    }
-
-    /// Shares rooms with the other nodes through the Redis at `url`.
-    pub fn relay_through(self: &Arc<Self>, url: &str) -> Result<(), redis::RedisError> {
-        let chat = Arc::downgrade(self);
-        let relay = Relay::start(url, self.node.clone(), move |envelope| {
-            if let Some(chat) = chat.upgrade() {
-                chat.deliver_from_other_node(envelope);
+    /// A chat whose rooms span every node using the Redis at `redis`, if given; each
+    /// room keeps its recent lines as `history` says (in Redis, or in memory) for
+    /// members coming back.
+    pub fn new(
+        redis: Option<&str>,
+        history: HistoryOptions,
+    ) -> Result<Arc<Self>, redis::RedisError> {
+        let mut options = RedisOptions::default();
+        options.history = history.clone();
+        let backplane = redis
+            .map(|url| RedisBackplane::new(url, options))
+            .transpose()?;
+        let relayed = backplane.is_some();
+        let refused_lines = Arc::new(Dropped::default());
+        let chat = Arc::new_cyclic(|chat: &Weak<Chat>| {
+            let chat = chat.clone();
+            let mut hub = Hub::builder()
+                .history(history)
+                .render(move |publication| render(publication, &refused_lines))
+                .on_signal(move |node, room, payload| {
+                    if let Some(chat) = chat.upgrade() {
+                        chat.roster_from(node, room, &payload);
+                    }
+                });
+            if let Some(backplane) = backplane {
+                hub = hub.backplane(backplane);
             }
-        })?;
-        *self.relay.lock().unwrap_or_else(|p| p.into_inner()) = Some(relay);
-        let chat = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(ROSTER_INTERVAL);
-            while let Some(chat) = chat.upgrade() {
-                chat.announce_rosters();
-                drop(chat);
-                ticks.tick().await;
+            Chat {
+                hub: hub.build(),
+                presence: Mutex::default(),
+                guests: AtomicU64::new(1),
+                refused_rosters: Dropped::default(),
             }
         });
-        Ok(())
+        if relayed {
+            let chat = Arc::downgrade(&chat);
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(ROSTER_INTERVAL);
+                while let Some(chat) = chat.upgrade() {
+                    chat.announce_rosters();
+                    drop(chat);
+                    ticks.tick().await;
+                }
+            });
+        }
+        Ok(chat)
     }
 
     /// A name for a member that gave none.
@@ -69,15 +88,20 @@ impl Chat {
     }
 
     /// Runs one member's connection until it closes. `wanted` is the name asked for;
-    /// the member gets it, or a numbered one if it is taken in the room.
+    /// the member gets it, or a numbered one if it is taken in the room. A member
+    /// coming back `since` a position first gets the lines it missed, or a `gap` event.
     pub async fn serve(
-        &self,
+        self: &Arc<Self>,
         mut ws: WebSocket,
         room: String,
         wanted: String,
+        since: Option<Position>,
     ) -> wsock::Result<()> {
         // Joined before the names are read, so no change after them is missed.
-        let member = self.hub.join(&room);
+        let member = match since {
+            Some(since) => self.hub.join_from(&room, since).await,
+            None => self.hub.join(&room),
+        };
         let (name, names) = {
             let mut presence = self.presence();
             let (name, changes) = presence.claim(&room, &wanted);
@@ -87,8 +111,20 @@ impl Chat {
             (name, names)
         };
         self.announce_local(&room);
-        let welcome = json!({"type": "welcome", "user": name, "room": room, "users": names});
+        let mut welcome = json!({"type": "welcome", "user": name, "room": room, "users": names});
+        if let Some(position) = member.position() {
+            welcome["position"] = position.to_string().into();
+        }
         ws.send(Message::text(welcome.to_string())).await?;
+        let chat = Arc::downgrade(self);
+        let gap_room = room.clone();
+        let member = member.on_gap(move || {
+            // Missed lines are gone; the page says so and takes the roster afresh.
+            let users = chat.upgrade()?.presence().names(&gap_room);
+            Some(Message::text(
+                json!({"type": "gap", "users": users}).to_string(),
+            ))
+        });
         let result = member
             .run(&mut ws, |message| self.said(&room, &name, message))
             .await;
@@ -103,36 +139,29 @@ impl Chat {
         let Some(text) = message.as_text() else {
             return;
         };
-        let time = now_ms();
         let line = Line {
             user: name.to_owned(),
             text: text.to_owned(),
-            time,
+            time: now_ms(),
         };
-        self.hub.publish(room, Message::text(render(&line)));
-        self.relay_out(room, Body::Message(line));
+        let line = serde_json::to_string(&line).expect("lines serialize");
+        self.hub.publish(room, Message::text(line));
     }
 
-    /// Delivers what another node published (already checked by the relay).
-    fn deliver_from_other_node(&self, envelope: Envelope) {
-        let Envelope { node, room, body } = envelope;
-        match body {
-            Body::Message(line) => {
-                self.hub.publish(&room, Message::text(render(&line)));
-            }
-            Body::Roster(names) => {
-                let announced = self
-                    .presence()
-                    .announce(&node, &room, names, Instant::now());
-                match announced {
-                    Ok(changes) => self.tell(&room, changes),
-                    Err(why) => self.refused_rosters.count("a roster", &why),
-                }
-            }
+    /// Takes another node's roster of `room`, once checked.
+    fn roster_from(&self, node: &str, room: &str, payload: &[u8]) {
+        let names = match check_room(room).and_then(|()| parse_roster(payload)) {
+            Ok(names) => names,
+            Err(why) => return self.refused_rosters.count("a roster", &why),
+        };
+        let announced = self.presence().announce(node, room, names, Instant::now());
+        match announced {
+            Ok(changes) => self.tell(room, changes),
+            Err(why) => self.refused_rosters.count("a roster", &why),
         }
     }
 
-    /// Tells `room` who joined and who left.
+    /// Tells this node's members of `room` who joined and who left.
     fn tell(&self, room: &str, changes: Vec<Change>) {
         for change in changes {
             let (kind, user) = match change {
@@ -140,14 +169,15 @@ impl Chat {
                 Change::Left(user) => ("leave", user),
             };
             let event = json!({"type": kind, "user": user}).to_string();
-            self.hub.publish(room, Message::text(event));
+            self.hub.publish_local(room, Message::text(event));
         }
     }
 
     /// Tells the other nodes this node's names in `room`.
     fn announce_local(&self, room: &str) {
         let names = self.presence().local_names(room);
-        self.relay_out(room, Body::Roster(names));
+        let names = serde_json::to_vec(&names).expect("names serialize");
+        self.hub.signal(room, Bytes::from(names));
     }
 
     /// Repeats this node's rosters, so that nodes (re)joining learn them and stale
@@ -163,24 +193,95 @@ impl Chat {
         }
     }
 
-    fn relay_out(&self, room: &str, body: Body) {
-        let relay = self.relay.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(relay) = relay.as_ref() {
-            relay.publish(Envelope {
-                node: self.node.clone(),
-                room: room.to_owned(),
-                body,
-            });
-        }
-    }
-
     fn presence(&self) -> MutexGuard<'_, Presence> {
         self.presence.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// The browser's JSON for a chat line, written here whether the line was said on this
-/// node or another.
-fn render(line: &Line) -> String {
-    json!({"type": "message", "user": line.user, "text": line.text, "time": line.time}).to_string()
+/// The browser's JSON for a chat line (with its position when it has one), from a
+/// line published on this node or any other; `None` for anything that is not a line.
+fn render(publication: Publication<'_>, refused: &Dropped) -> Option<Message> {
+    let text = publication.message.as_text()?;
+    let line = match Line::parse(text.as_bytes()) {
+        Ok(line) => line,
+        Err(why) => {
+            refused.count("a chat line", &why);
+            return None;
+        }
+    };
+    let mut event =
+        json!({"type": "message", "user": line.user, "text": line.text, "time": line.time});
+    if let Some(position) = publication.position {
+        event["position"] = position.to_string().into();
+        record_lag(line.time);
+    }
+    Some(Message::text(event.to_string()))
+}
+
+/// `wsock_relay_lag_seconds`: from a chat line's time on its node to its delivery
+/// here through the backplane. Nodes' clocks differ by their skew, so the figure is
+/// good to that; a line from the future counts as no lag.
+fn record_lag(time: u64) {
+    static LAG: std::sync::LazyLock<metrics::Histogram> =
+        std::sync::LazyLock::new(|| metrics::histogram!("wsock_relay_lag_seconds"));
+    LAG.record(now_ms().saturating_sub(time) as f64 / 1000.0);
+}
+
+/// Counts what is dropped, and logs the 1st, 2nd, 4th, 8th... time: every drop is
+/// counted, while a flood of them costs a log line per doubling.
+#[derive(Debug, Default)]
+pub struct Dropped(AtomicU64);
+
+impl Dropped {
+    pub fn count(&self, what: &str, why: &dyn std::fmt::Display) {
+        let total = self.0.fetch_add(1, Ordering::Relaxed) + 1;
+        if total.is_power_of_two() {
+            tracing::warn!(total, %why, "dropped {what}");
+        } else {
+            tracing::debug!(total, %why, "dropped {what}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_drop_is_counted() {
+        let dropped = Dropped::default();
+        for _ in 0..5 {
+            dropped.count("a test message", &"no reason");
+        }
+        assert_eq!(dropped.0.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn lines_render_with_their_position_and_anything_else_is_dropped() {
+        let refused = Dropped::default();
+        let line = Message::text(r#"{"user":"bob","text":"hi","time":5}"#);
+        let position: Position = "2a-7".parse().unwrap();
+        let rendered = render(
+            Publication {
+                room: "lobby",
+                position: Some(position),
+                message: &line,
+            },
+            &refused,
+        )
+        .unwrap();
+        let event: serde_json::Value = serde_json::from_str(rendered.as_text().unwrap()).unwrap();
+        assert_eq!(
+            event,
+            json!({"type": "message", "user": "bob", "text": "hi", "time": 5, "position": "2a-7"})
+        );
+        let welcome = Message::text(r#"{"type":"welcome","user":"mallory"}"#);
+        let publication = Publication {
+            room: "lobby",
+            position: None,
+            message: &welcome,
+        };
+        assert!(render(publication, &refused).is_none());
+        assert_eq!(refused.0.load(Ordering::Relaxed), 1);
+    }
 }

@@ -5,7 +5,6 @@ mod chat;
 mod envelope;
 mod names;
 mod presence;
-mod relay;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
+use wsock::broadcast::{HistoryOptions, Position};
 use wsock::{
     AcceptOptions, CloseCode, Config, DeflateConfig, Keepalive, Limits, Server, WebSocket,
 };
@@ -36,6 +36,13 @@ pub struct BroadcastArgs {
     /// the rooms live in this process only.
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
+    /// Chat lines each room keeps for members coming back (in Redis with `--redis`,
+    /// else in memory): a page that reconnects first shows what it missed.
+    #[arg(long, value_name = "LINES", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    history: u32,
+    /// Seconds a line stays recoverable.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    history_age: u64,
     /// Decline permessage-deflate (accepted by default).
     #[arg(long)]
     no_deflate: bool,
@@ -54,20 +61,13 @@ pub struct BroadcastArgs {
 
 pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
     args.metrics.install()?;
-    let node = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    );
-    let chat = Chat::new(node);
-    if let Some(url) = &args.redis {
-        chat.relay_through(url).map_err(|error| wsock::Error::Url {
-            url: url.clone(),
-            reason: format!("not a Redis URL ({error}); expected redis://host:port"),
-        })?;
-    }
+    let mut history = HistoryOptions::default();
+    history.max_messages = args.history as usize;
+    history.max_age = Duration::from_secs(args.history_age);
+    let chat = Chat::new(args.redis.as_deref(), history).map_err(|error| wsock::Error::Url {
+        url: args.redis.clone().unwrap_or_default(),
+        reason: format!("not a Redis URL ({error}); expected redis://host:port"),
+    })?;
     // Chat lines are short; 64 KiB is plenty and bounds what one member can push.
     let mut limits = Limits::default();
     limits.max_message_size = 64 << 10;
@@ -123,7 +123,7 @@ async fn member(
     request: &wsock::UpgradeRequest,
 ) -> wsock::Result<()> {
     let query = request.request().uri().query().unwrap_or("");
-    let (room, name) = match member_of(query) {
+    let (room, name, since) = match member_of(query) {
         Ok(found) => found,
         Err(reason) => {
             let reason = truncate(&reason, 123);
@@ -132,7 +132,7 @@ async fn member(
     };
     let name = name.unwrap_or_else(|| chat.guest_name());
     tracing::info!(%room, %name, "member joined");
-    let result = chat.serve(ws, room.clone(), name.clone()).await;
+    let result = chat.serve(ws, room.clone(), name.clone(), since).await;
     match &result {
         Ok(()) => tracing::info!(%room, %name, "member left"),
         Err(error) => tracing::info!(%room, %name, %error, "member left with an error"),
@@ -149,14 +149,17 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// The room (default "lobby") and name asked for in the query string.
-fn member_of(query: &str) -> Result<(String, Option<String>), String> {
+/// The room (default "lobby"), the name, and the last position seen by a member
+/// coming back (`since=EPOCH-OFFSET`), as asked for in the query string.
+fn member_of(query: &str) -> Result<(String, Option<String>, Option<Position>), String> {
     let mut room = "lobby".to_owned();
     let mut name = None;
+    let mut since = None;
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match &*key {
             "room" => room = value.into_owned(),
             "name" => name = Some(value.trim().to_owned()).filter(|n| !n.is_empty()),
+            "since" => since = Some(value.parse().map_err(|e| format!("invalid since: {e}"))?),
             _ => {}
         }
     }
@@ -164,7 +167,7 @@ fn member_of(query: &str) -> Result<(String, Option<String>), String> {
     if let Some(name) = &name {
         names::check_name(name)?;
     }
-    Ok((room, name))
+    Ok((room, name, since))
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Bytes> {
@@ -183,11 +186,16 @@ mod tests {
 
     #[test]
     fn rooms_and_names_from_the_query() {
-        assert_eq!(member_of(""), Ok(("lobby".into(), None)));
+        assert_eq!(member_of(""), Ok(("lobby".into(), None, None)));
         assert_eq!(
             member_of("room=dev-1&name=%20Zo%C3%AB%20"),
-            Ok(("dev-1".into(), Some("Zoë".into())))
+            Ok(("dev-1".into(), Some("Zoë".into()), None))
         );
+        let back = member_of("since=2a-7").unwrap().2.unwrap();
+        assert_eq!((back.epoch, back.offset), (0x2a, 7));
+        assert!(member_of("since=7")
+            .unwrap_err()
+            .starts_with("invalid since"));
         assert_eq!(member_of("name=").unwrap().1, None);
         assert!(member_of("room=a/b").unwrap_err().contains("invalid room"));
         assert!(member_of(&format!("name={}", "x".repeat(33))).is_err());

@@ -442,6 +442,19 @@ impl Hub {
         self.fan_out(&mut rooms, room, position, prepared)
     }
 
+    /// Sends `message` to this node's members of `room` only, outside the room's
+    /// history (no position, no render hook): for events each node derives itself,
+    /// such as who joined.
+    pub fn publish_local(&self, room: &str, message: Message) -> Published {
+        match PreparedMessage::new(message) {
+            Ok(prepared) => self.fan_out(&mut self.rooms(), room, None, &prepared),
+            Err(error) => {
+                tracing::warn!(%error, room, "not published");
+                Published::default()
+            }
+        }
+    }
+
     /// Sends `payload` about `room` to the other nodes' [`HubBuilder::on_signal`]
     /// through the backplane (for presence and the like); neither kept nor
     /// positioned, and dropped without a backplane.
