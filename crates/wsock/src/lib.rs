@@ -45,7 +45,7 @@
 //! | --- | --- | --- |
 //! | [`tls`] | `wss://` for clients and servers, with rustls | `tls` (default); `native-roots` for the OS's roots |
 //! | [`proxy`] | HTTP `CONNECT` proxies, from the environment or set by hand | always |
-//! | [`broadcast`] | rooms and fan-out: a message encoded once for every member, slow members bounded | always |
+//! | [`broadcast`] | rooms and fan-out: a message encoded once for every member, slow members bounded; history and recovery by position; rooms across nodes through a `Backplane` | always; `redis` for `RedisBackplane` |
 //! | [`blocking`] | Go's `x/net/websocket` API: `dial`, `Conn` as `Read`/`Write`, a threaded server | always |
 //! | `upgrade` | WebSockets inside hyper 1, over HTTP/1.1 and HTTP/2 | `hyper` |
 //! | `axum` | the `WebSocketUpgrade` extractor for axum | `axum` |

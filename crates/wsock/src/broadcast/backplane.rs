@@ -1,27 +1,4 @@
-//! The interface between a [`Hub`](super::Hub) and what carries its rooms across
-//! nodes. wsock ships one engine, Redis ([`RedisBackplane`](super::RedisBackplane),
-//! cargo feature `redis`); another (NATS JetStream, Kafka, a database) fits by
-//! implementing [`Backplane`]:
-//!
-//! 1. **Order and positions.** [`publish`](Backplane::publish) hands a message over;
-//!    the engine gives it the room's next [`Position`] (offset + 1 in the room's
-//!    current epoch) and hands it to every node's [`Inbound::deliver`], *the
-//!    publishing node's included*, in position order per room. Nodes deliver only
-//!    what comes back, so every node shows a room's messages in the same order.
-//! 2. **History.** [`replay`](Backplane::replay) returns a room's messages after a
-//!    position, or [`Replay::Lost`] when any of them is gone (trimmed, expired, or a
-//!    new epoch because the engine lost its data). Never a partial list: the hub relies
-//!    on "all of them or word that some are lost" to give members no gap.
-//! 3. **Losing contact.** While the engine is unreachable, `publish` returns the
-//!    message and the hub delivers it to this node's members only. Once contact is
-//!    back the engine calls [`Inbound::resume`]; the hub then replays what each room
-//!    missed, or tells its members that messages were lost.
-//! 4. **Signals** ([`signal`](Backplane::signal)): small notes to the other nodes,
-//!    neither kept nor positioned, for presence and the like. Optional.
-//!
-//! Everything an engine delivers may come from anyone who can write to it: the hub
-//! passes it through the application's [render hook](super::HubBuilder::render)
-//! before any member sees it.
+//! The backplane interface; see [`Backplane`].
 
 use std::fmt;
 use std::future::Future;
@@ -45,7 +22,30 @@ pub enum Replay {
     Lost(String),
 }
 
-/// An engine that carries a hub's rooms across nodes; see the [module docs](self).
+/// An engine that carries a hub's rooms across nodes. wsock ships one, Redis
+/// (`RedisBackplane`, cargo feature `redis`); another (NATS
+/// JetStream, Kafka, a database) fits by implementing this trait:
+///
+/// 1. **Order and positions.** [`publish`](Backplane::publish) hands a message over;
+///    the engine gives it the room's next [`Position`] (offset + 1 in the room's
+///    current epoch) and hands it to every node's [`Inbound::deliver`], *the
+///    publishing node's included*, in position order per room. Nodes deliver only
+///    what comes back, so every node shows a room's messages in the same order.
+/// 2. **History.** [`replay`](Backplane::replay) returns a room's messages after a
+///    position, or [`Replay::Lost`] when any of them is gone (trimmed, expired, or a
+///    new epoch because the engine lost its data). Never a partial list: the hub relies
+///    on "all of them or word that some are lost" to give members no gap.
+/// 3. **Losing contact.** While the engine is unreachable, `publish` returns the
+///    message and the hub delivers it to this node's members only. Once contact is
+///    back the engine calls [`Inbound::resume`]; the hub then replays what each room
+///    missed, or tells its members that messages were lost.
+/// 4. **Signals** ([`signal`](Backplane::signal)): small notes to the other nodes,
+///    neither kept nor positioned, for presence and the like. Optional.
+///
+/// Everything an engine delivers may come from anyone who can write to it: the hub
+/// passes it through the application's [render hook](super::HubBuilder::render)
+/// before any member sees it.
+///
 pub trait Backplane: Send + Sync + fmt::Debug + 'static {
     /// Called once, by [`HubBuilder::build`](super::HubBuilder::build): from now on the
     /// engine hands everything it receives to `inbound`.

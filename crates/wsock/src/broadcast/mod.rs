@@ -82,7 +82,7 @@
 //! ## Across nodes
 //!
 //! With a [`Backplane`] ([`HubBuilder::backplane`]; wsock ships
-//! [`RedisBackplane`] behind the `redis` feature), rooms span every node using it:
+//! `RedisBackplane` behind the `redis` feature), rooms span every node using it:
 //! positions and history live in the backplane, every node delivers a room's messages
 //! in the same order, and a member may come back on any node. Live fan-out on each node
 //! stays as above: one encoding per message, shared by every local member.

@@ -1,25 +1,4 @@
-//! Rooms across nodes through Redis: positions, history and live delivery.
-//!
-//! - **Publishing** runs one Lua script per message, atomically: take the room's next
-//!   offset (`HINCRBY` on the room's meta hash, which also holds its epoch), append the
-//!   message to the room's stream (`XADD` with the offset as its ID, `MAXLEN` bounding
-//!   it), refresh both keys' expiry to the history's age, and `PUBLISH` it with its
-//!   position on one channel every node subscribes to. Messages queued together go in
-//!   one pipeline.
-//! - **Live delivery**: every node, the publisher included, delivers what arrives on the
-//!   channel, so every node shows a room's messages in the order Redis numbered them.
-//! - **Replay** reads the epoch and `XRANGE`s the stream after a position in one
-//!   `MULTI`. A missing epoch (the keys expired, or Redis lost its data) or a different
-//!   one means the history was lost; a first entry past the next offset, or older than
-//!   the history's age, means it was trimmed. Either way the answer is
-//!   [`Replay::Lost`], never a partial list.
-//! - **Losing Redis**: publishing stops at once (messages reach this node's members
-//!   only), the connection is retried with backoff, and once it is back every room
-//!   catches up from its stream (see [`Inbound::resume`]).
-//!
-//! Keys: `PREFIX:{ROOM}:meta` (hash: `e` epoch, `o` last offset) and
-//! `PREFIX:{ROOM}:stream`; channel `PREFIX:rooms`. The room in braces keeps a room's
-//! two keys in one Redis Cluster slot.
+//! The Redis backplane; see [`RedisBackplane`].
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -115,8 +94,29 @@ impl Outgoing {
     }
 }
 
-/// A [`Backplane`] on Redis; see the [module docs](self). Needs the `redis` feature
-/// and Redis 5 or later.
+/// A [`Backplane`] on Redis (5 or later; the `redis` feature): positions, history and
+/// live delivery for rooms across nodes.
+///
+/// - **Publishing** runs one Lua script per message, atomically: take the room's next
+///   offset (`HINCRBY` on the room's meta hash, which also holds its epoch), append the
+///   message to the room's stream (`XADD` with the offset as its ID, `MAXLEN` bounding
+///   it), refresh both keys' expiry to the history's age, and `PUBLISH` it with its
+///   position on one channel every node subscribes to. Messages queued together go in
+///   one pipeline.
+/// - **Live delivery**: every node, the publisher included, delivers what arrives on the
+///   channel, so every node shows a room's messages in the order Redis numbered them.
+/// - **Replay** reads the epoch and `XRANGE`s the stream after a position in one
+///   `MULTI`. A missing epoch (the keys expired, or Redis lost its data) or a different
+///   one means the history was lost; a first entry past the next offset, or older than
+///   the history's age, means it was trimmed. Either way the answer is
+///   [`Replay::Lost`], never a partial list.
+/// - **Losing Redis**: publishing stops at once (messages reach this node's members
+///   only), the connection is retried with backoff, and once it is back every room
+///   catches up from its stream (see [`Inbound::resume`]).
+///
+/// Keys: `PREFIX:{ROOM}:meta` (hash: `e` epoch, `o` last offset) and
+/// `PREFIX:{ROOM}:stream`; channel `PREFIX:rooms`. The room in braces keeps a room's
+/// two keys in one Redis Cluster slot.
 ///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")]
