@@ -1,4 +1,4 @@
-//! Any bytes as a chat line or a roster from another node: parsing and checking never
+//! Any bytes as a chat line or a presence note from another node: parsing and checking never
 //! panic, and whatever is accepted is within the bounds a node promises.
 #![no_main]
 
@@ -11,7 +11,7 @@ mod envelope;
 #[path = "../../crates/wsock-cli/src/broadcast/names.rs"]
 mod names;
 
-use envelope::{parse_roster, Line, MAX_ROSTER_NAMES, MAX_TEXT_BYTES};
+use envelope::{Line, Presence, MAX_ROSTER_NAMES, MAX_TEXT_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,8 +19,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(line.text.len() <= MAX_TEXT_BYTES);
         assert!(names::check_name(&line.user).is_ok());
     }
-    if let Ok(list) = parse_roster(data) {
-        assert!(list.len() <= MAX_ROSTER_NAMES);
-        assert!(list.iter().all(|name| names::check_name(name).is_ok()));
+    match Presence::parse(data) {
+        Ok(Presence::Roster(list)) => {
+            assert!(list.len() <= MAX_ROSTER_NAMES);
+            assert!(list.iter().all(|name| names::check_name(name).is_ok()));
+        }
+        Ok(Presence::Joined(name) | Presence::Left(name)) => {
+            assert!(names::check_name(&name).is_ok());
+        }
+        Err(_) => {}
     }
 });

@@ -242,9 +242,11 @@ def test_what_anyone_publishes_to_the_channel_is_checked(cluster):
             body("B", "evil", "lobby", b"\x00binary is not chat"),
         ]
         unnumbered = [
-            b"0 0 " + body("S", "evil", "lobby", json.dumps(["admin\u202enimda"]).encode()),
-            b"0 0 " + body("S", "evil", "lobby", json.dumps([f"u{i}" for i in range(6000)]).encode()),
-            b"0 0 " + body("S", "evil", "a/b", json.dumps(["zed"]).encode()),
+            b"0 0 " + body("S", "evil", "lobby", json.dumps({"roster": ["admin\u202enimda"]}).encode()),
+            b"0 0 " + body("S", "evil", "lobby", json.dumps({"joined": "ali\u200bce"}).encode()),
+            b"0 0 " + body("S", "evil", "lobby", json.dumps({"roster": [f"u{i}" for i in range(6000)]}).encode()),
+            b"0 0 " + body("S", "evil", "lobby", json.dumps(["zed"]).encode()),
+            b"0 0 " + body("S", "evil", "a/b", json.dumps({"joined": "zed"}).encode()),
             b"1 1 " + body("X", "evil", "lobby", b"an unknown kind"),
             b"not a message",
             b"1 1 " + body("T", "evil", "lobby", b"[" * (2 << 20)),

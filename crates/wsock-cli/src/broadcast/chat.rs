@@ -17,7 +17,7 @@ use serde_json::json;
 use wsock::broadcast::{HistoryOptions, Hub, Position, Publication, RedisBackplane, RedisOptions};
 use wsock::{Message, WebSocket};
 
-use super::envelope::{now_ms, parse_roster, Line};
+use super::envelope::{now_ms, Line, Presence as Note};
 use super::names::check_room;
 use super::presence::{Change, Presence};
 
@@ -28,8 +28,8 @@ pub struct Chat {
     hub: Hub,
     presence: Mutex<Presence>,
     guests: AtomicU64,
-    /// Rosters from other nodes that were malformed or over the bounds on what they
-    /// may make us keep.
+    /// Presence notes from other nodes that were malformed or over the bounds on what
+    /// they may make us keep.
     refused_rosters: Dropped,
 }
 
@@ -110,7 +110,7 @@ impl Chat {
             self.tell(&room, changes);
             (name, names)
         };
-        self.announce_local(&room);
+        self.note(&room, &Note::Joined(name.clone()));
         let mut welcome = json!({"type": "welcome", "user": name, "room": room, "users": names});
         if let Some(position) = member.position() {
             welcome["position"] = position.to_string().into();
@@ -130,7 +130,7 @@ impl Chat {
             .await;
         let changes = self.presence().leave(&room, &name);
         self.tell(&room, changes);
-        self.announce_local(&room);
+        self.note(&room, &Note::Left(name));
         result
     }
 
@@ -148,16 +148,24 @@ impl Chat {
         self.hub.publish(room, Message::text(line));
     }
 
-    /// Takes another node's roster of `room`, once checked.
+    /// Takes another node's presence note about `room`, once checked: a join or a
+    /// leave costs O(log n), a whole roster (every 2 s) O(roster).
     fn roster_from(&self, node: &str, room: &str, payload: &[u8]) {
-        let names = match check_room(room).and_then(|()| parse_roster(payload)) {
-            Ok(names) => names,
-            Err(why) => return self.refused_rosters.count("a roster", &why),
+        let note = match check_room(room).and_then(|()| Note::parse(payload)) {
+            Ok(note) => note,
+            Err(why) => return self.refused_rosters.count("a presence note", &why),
         };
-        let announced = self.presence().announce(node, room, names, Instant::now());
-        match announced {
+        let now = Instant::now();
+        let mut presence = self.presence();
+        let changed = match note {
+            Note::Roster(names) => presence.announce(node, room, names, now),
+            Note::Joined(name) => presence.remote_change(node, room, &name, true, now),
+            Note::Left(name) => presence.remote_change(node, room, &name, false, now),
+        };
+        drop(presence);
+        match changed {
             Ok(changes) => self.tell(room, changes),
-            Err(why) => self.refused_rosters.count("a roster", &why),
+            Err(why) => self.refused_rosters.count("a presence note", &why),
         }
     }
 
@@ -173,11 +181,10 @@ impl Chat {
         }
     }
 
-    /// Tells the other nodes this node's names in `room`.
-    fn announce_local(&self, room: &str) {
-        let names = self.presence().local_names(room);
-        let names = serde_json::to_vec(&names).expect("names serialize");
-        self.hub.signal(room, Bytes::from(names));
+    /// Tells the other nodes something about this node's members in `room`.
+    fn note(&self, room: &str, note: &Note) {
+        let note = serde_json::to_vec(note).expect("notes serialize");
+        self.hub.signal(room, Bytes::from(note));
     }
 
     /// Repeats this node's rosters, so that nodes (re)joining learn them and stale
@@ -185,7 +192,8 @@ impl Chat {
     fn announce_rosters(&self) {
         let rooms = self.presence().local_rooms();
         for room in &rooms {
-            self.announce_local(room);
+            let names = self.presence().local_names(room);
+            self.note(room, &Note::Roster(names));
         }
         let expired = self.presence().expire(Instant::now());
         for (room, change) in expired {

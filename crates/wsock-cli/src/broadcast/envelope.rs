@@ -62,21 +62,39 @@ impl Line {
     }
 }
 
-/// Reads and checks a roster: the names of another node's members in a room.
-pub fn parse_roster(payload: &[u8]) -> Result<Vec<String>, String> {
-    bounded(payload)?;
-    let names: Vec<String> =
-        serde_json::from_slice(payload).map_err(|e| format!("not a roster: {e}"))?;
-    if names.len() > MAX_ROSTER_NAMES {
-        return Err(format!(
-            "a roster of {} names, over the limit of {MAX_ROSTER_NAMES}",
-            names.len()
-        ));
+/// What a node says about its members in a room: on each change, the one name that
+/// joined or left, and every 2 s its whole roster (so that nodes joining learn it,
+/// and a node that stops saying it expires).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Presence {
+    Roster(Vec<String>),
+    Joined(String),
+    Left(String),
+}
+
+impl Presence {
+    /// Reads and checks a presence note from another node.
+    pub fn parse(payload: &[u8]) -> Result<Self, String> {
+        bounded(payload)?;
+        let note: Self =
+            serde_json::from_slice(payload).map_err(|e| format!("not a presence note: {e}"))?;
+        match &note {
+            Self::Roster(names) => {
+                if names.len() > MAX_ROSTER_NAMES {
+                    return Err(format!(
+                        "a roster of {} names, over the limit of {MAX_ROSTER_NAMES}",
+                        names.len()
+                    ));
+                }
+                for name in names {
+                    check_name(name)?;
+                }
+            }
+            Self::Joined(name) | Self::Left(name) => check_name(name)?,
+        }
+        Ok(note)
     }
-    for name in &names {
-        check_name(name)?;
-    }
-    Ok(names)
 }
 
 #[cfg(test)]
@@ -93,7 +111,16 @@ mod tests {
         let json = serde_json::to_string(&line).unwrap();
         assert_eq!(json, r#"{"user":"bob","text":"hi","time":5}"#);
         assert_eq!(Line::parse(json.as_bytes()).unwrap(), line);
-        assert_eq!(parse_roster(br#"["alice"]"#).unwrap(), ["alice"]);
+        let roster = Presence::Roster(vec!["alice".into()]);
+        assert_eq!(
+            serde_json::to_string(&roster).unwrap(),
+            r#"{"roster":["alice"]}"#
+        );
+        assert_eq!(Presence::parse(br#"{"roster":["alice"]}"#), Ok(roster));
+        assert_eq!(
+            Presence::parse(br#"{"joined":"bob"}"#),
+            Ok(Presence::Joined("bob".into()))
+        );
     }
 
     #[test]
@@ -107,8 +134,10 @@ mod tests {
         ] {
             assert!(Line::parse(hostile.as_bytes()).is_err(), "{hostile}");
         }
-        assert!(parse_roster(br#""alice""#).is_err());
-        assert!(parse_roster("[\"admin\u{202e}nimda\"]".as_bytes()).is_err());
+        assert!(Presence::parse(br#"["alice"]"#).is_err());
+        assert!(Presence::parse(br#"{"roster":["a"],"joined":"b"}"#).is_err());
+        assert!(Presence::parse("{\"roster\":[\"admin\u{202e}nimda\"]}".as_bytes()).is_err());
+        assert!(Presence::parse("{\"left\":\"b\u{200b}ob\"}".as_bytes()).is_err());
     }
 
     #[test]
@@ -121,10 +150,10 @@ mod tests {
         assert!(Line::parse(&serde_json::to_vec(&long).unwrap()).is_err());
         let roster = |count: usize| {
             let names: Vec<String> = (0..count).map(|i| format!("u{i}")).collect();
-            serde_json::to_vec(&names).unwrap()
+            serde_json::to_vec(&Presence::Roster(names)).unwrap()
         };
-        assert!(parse_roster(&roster(MAX_ROSTER_NAMES)).is_ok());
-        assert!(parse_roster(&roster(MAX_ROSTER_NAMES + 1)).is_err());
+        assert!(Presence::parse(&roster(MAX_ROSTER_NAMES)).is_ok());
+        assert!(Presence::parse(&roster(MAX_ROSTER_NAMES + 1)).is_err());
         let huge = vec![b' '; MAX_ENVELOPE_BYTES + 1];
         assert!(Line::parse(&huge).unwrap_err().contains("over the limit"));
     }

@@ -173,6 +173,49 @@ impl Presence {
         Ok(changes)
     }
 
+    /// `node` says `name` joined (`joined`) or left its members in `room`: O(log n),
+    /// whatever the size of the room. Also shows the node is alive.
+    pub fn remote_change(
+        &mut self,
+        node: &str,
+        room: &str,
+        name: &str,
+        joined: bool,
+        now: Instant,
+    ) -> Result<Vec<Change>, RosterRefused> {
+        let key = (node.to_owned(), room.to_owned());
+        if !joined {
+            let Some(roster) = self.remote.get_mut(&key) else {
+                return Ok(Vec::new());
+            };
+            roster.announced = now;
+            if !roster.names.remove(name) {
+                return Ok(Vec::new());
+            }
+            if roster.names.is_empty() {
+                self.remote.remove(&key);
+            }
+            self.remote_names -= 1;
+            return Ok(self.remove(room, name).into_iter().collect());
+        }
+        if !self.remote.contains_key(&key) && self.remote.len() >= MAX_REMOTE_ROSTERS {
+            return Err(RosterRefused::TooManyRosters);
+        }
+        if self.remote_names >= MAX_REMOTE_NAMES {
+            return Err(RosterRefused::TooManyNames);
+        }
+        let roster = self.remote.entry(key).or_insert_with(|| Roster {
+            announced: now,
+            names: HashSet::new(),
+        });
+        roster.announced = now;
+        if !roster.names.insert(name.to_owned()) {
+            return Ok(Vec::new());
+        }
+        self.remote_names += 1;
+        Ok(self.add(room, name).into_iter().collect())
+    }
+
     /// Forgets rosters not announced within [`REMOTE_TTL`] (their node is gone, or cut
     /// off); returns what changed, by room.
     pub fn expire(&mut self, now: Instant) -> Vec<(String, Change)> {
@@ -312,6 +355,40 @@ mod tests {
             .unwrap();
         let gone = presence.announce("node-b", "lobby", vec![], later);
         assert_eq!(gone, Ok(vec![left("bob")]), "an empty roster leaves");
+    }
+
+    #[test]
+    fn another_nodes_joins_and_leaves_change_one_name_each() {
+        let mut presence = Presence::default();
+        let now = Instant::now();
+        let many: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+        presence.announce("node-b", "lobby", many, now).unwrap();
+        let joined_one = presence.remote_change("node-b", "lobby", "zed", true, now);
+        assert_eq!(joined_one, Ok(vec![joined("zed")]));
+        let again = presence.remote_change("node-b", "lobby", "zed", true, now);
+        assert_eq!(again, Ok(vec![]), "a repeated join is not a second join");
+        assert_eq!(presence.names("lobby").len(), 1001);
+        let left_one = presence.remote_change("node-b", "lobby", "m5", false, now);
+        assert_eq!(left_one, Ok(vec![left("m5")]));
+        assert_eq!(
+            presence.remote_change("node-b", "lobby", "m5", false, now),
+            Ok(vec![])
+        );
+        // The next full roster agrees: nothing changes.
+        let mut roster = presence.names("lobby");
+        roster.sort();
+        assert_eq!(
+            presence.announce("node-b", "lobby", roster, now),
+            Ok(vec![])
+        );
+        // A join seen here keeps the roster alive past the expiry of the last full one.
+        let later = now + REMOTE_TTL - Duration::from_millis(1);
+        presence
+            .remote_change("node-b", "lobby", "late", true, later)
+            .unwrap();
+        assert!(presence
+            .expire(now + REMOTE_TTL + Duration::from_millis(1))
+            .is_empty());
     }
 
     #[test]
