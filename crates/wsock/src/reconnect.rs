@@ -20,6 +20,12 @@
 //! # }
 //! ```
 //!
+//! Against a server whose rooms keep history (a [`Hub`](crate::broadcast::Hub) with
+//! [`join_from`](crate::broadcast::Hub::join_from)), the position to hand back is the
+//! [`Position`](crate::broadcast::Position) of the last message seen, in whatever form
+//! the server's messages carry it (`wsock broadcast` puts it in each line's JSON and
+//! takes it back as `?since=`).
+//!
 //! A connection that stayed open for [`healthy_after`](Reconnecting::healthy_after)
 //! (5 s by default) starts the delays again from the shortest; one that dropped sooner
 //! counts as a failed attempt, so a server that accepts and closes at once is not
