@@ -391,3 +391,45 @@ async fn without_the_backplane_local_members_still_hear_each_other() {
     assert_eq!(next_text(&mut on_a).await, "everywhere");
     assert_eq!(next_text(&mut on_b).await, "everywhere");
 }
+
+#[tokio::test]
+async fn all_rooms_together_keep_at_most_max_total_bytes() {
+    let mut options = HistoryOptions::default();
+    options.max_total_bytes = 2_000;
+    let hub = Hub::builder().history(options).build();
+    let hundred = |i: usize| Message::text(format!("{i:0>98}"));
+    // Room "a" empties with a history a member may come back for.
+    let mut a = hub.join("a");
+    hub.publish("a", hundred(0));
+    next_text(&mut a).await;
+    let in_a = a.position().unwrap();
+    hub.publish("a", hundred(1));
+    drop(a);
+    let mut back = hub.join_from("a", in_a).await;
+    assert_eq!(next_text(&mut back).await, format!("{:0>98}", 1));
+    drop(back);
+    // Room "b" fills past the total: "a" forgets first, then "b" its oldest.
+    let mut b = hub.join("b");
+    let _stays = hub.join("b");
+    hub.publish("b", hundred(0));
+    next_text(&mut b).await;
+    let first_in_b = b.position().unwrap();
+    drop(b);
+    for i in 1..40 {
+        hub.publish("b", hundred(i));
+    }
+    let mut back_in_a = hub.join_from("a", in_a).await;
+    assert_eq!(bounded(back_in_a.recv()).await, Received::Gap);
+    let mut back_in_b = hub.join_from("b", first_in_b).await;
+    assert_eq!(bounded(back_in_b.recv()).await, Received::Gap);
+    // The newest messages of "b" are still there: 2,000 bytes hold more than 10.
+    let recent = Position {
+        offset: first_in_b.offset + 30,
+        ..first_in_b
+    };
+    let mut recent_in_b = hub.join_from("b", recent).await;
+    assert_eq!(
+        texts(&mut recent_in_b, 9).await.last().unwrap(),
+        &format!("{:0>98}", 39)
+    );
+}

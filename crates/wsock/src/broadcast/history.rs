@@ -100,6 +100,10 @@ pub struct HistoryOptions {
     /// Rooms without members whose history is kept (for members coming back); past
     /// this the oldest emptied room forgets its history. Default 1,024.
     pub max_idle_rooms: usize,
+    /// Frame bytes kept in memory by all rooms of a hub together: past it, emptied
+    /// rooms forget their history first (oldest first), then the room being published
+    /// to its oldest messages. Default 64 MiB.
+    pub max_total_bytes: usize,
 }
 
 impl Default for HistoryOptions {
@@ -109,6 +113,7 @@ impl Default for HistoryOptions {
             max_age: Duration::from_secs(300),
             max_bytes: 1 << 20,
             max_idle_rooms: 1_024,
+            max_total_bytes: 64 << 20,
         }
     }
 }
@@ -146,10 +151,18 @@ impl MemoryHistory {
         self.expire(options, now);
     }
 
-    fn pop_oldest(&mut self) {
-        if let Some((_, _, message)) = self.entries.pop_front() {
-            self.bytes -= message.frame().len();
-        }
+    /// Forgets the oldest message; false when there was none.
+    pub fn pop_oldest(&mut self) -> bool {
+        let Some((_, _, message)) = self.entries.pop_front() else {
+            return false;
+        };
+        self.bytes -= message.frame().len();
+        true
+    }
+
+    /// Frame bytes kept.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     fn expire(&mut self, options: &HistoryOptions, now: Instant) {

@@ -361,11 +361,12 @@ impl Hub {
         state.members.insert(id, member);
         state.emptied = None;
         let joined_at = state.last;
-        let recovery = match (since, local, &mut state.history, &self.inner.history) {
-            (Some(since), true, Some(history), Some(options)) => {
-                Some(history.after(since, state.last, options, Instant::now()))
-            }
-            (Some(since), true, _, _) if Some(since) == state.last => {
+        let last = state.last;
+        let recovery = match (since, local, state.history.is_some(), &self.inner.history) {
+            (Some(since), true, true, Some(options)) => rooms.in_history(room, |history| {
+                history.after(since, last, options, Instant::now())
+            }),
+            (Some(since), true, _, _) if Some(since) == last => {
                 Some(Recovery::Messages(Vec::new()))
             }
             (Some(_), true, _, _) => Some(Recovery::Lost("the hub keeps no history")),
@@ -399,24 +400,7 @@ impl Hub {
                 Err(message) => self.deliver_unpositioned(room, message),
             };
         }
-        let mut rooms = self.rooms();
-        let Some(state) = rooms.map.get_mut(room) else {
-            return Published::default();
-        };
-        let position = state.last.map(|last| Position {
-            offset: last.offset + 1,
-            ..last
-        });
-        let Some(prepared) = self.prepare(room, position, message) else {
-            return Published::default();
-        };
-        state.last = position;
-        if let (Some(history), Some(options), Some(position)) =
-            (&mut state.history, &self.inner.history, position)
-        {
-            history.push(position, &prepared, options, Instant::now());
-        }
-        self.fan_out(&mut rooms, room, position, &prepared)
+        self.publish_numbered(room, |position| self.prepare(room, position, message))
     }
 
     /// Sends an already prepared message to every member of `room` (through the
@@ -425,6 +409,16 @@ impl Hub {
         if self.inner.backplane.is_some() || self.inner.render.is_some() {
             return self.publish(room, prepared.message().clone());
         }
+        self.publish_numbered(room, |_| Some(prepared.clone()))
+    }
+
+    /// Without a backplane: gives the message `room`'s next position, keeps it in the
+    /// room's history and fans it out, all under the rooms' lock.
+    fn publish_numbered(
+        &self,
+        room: &str,
+        prepare: impl FnOnce(Option<Position>) -> Option<PreparedMessage>,
+    ) -> Published {
         let mut rooms = self.rooms();
         let Some(state) = rooms.map.get_mut(room) else {
             return Published::default();
@@ -433,13 +427,14 @@ impl Hub {
             offset: last.offset + 1,
             ..last
         });
+        let Some(prepared) = prepare(position) else {
+            return Published::default();
+        };
         state.last = position;
-        if let (Some(history), Some(options), Some(position)) =
-            (&mut state.history, &self.inner.history, position)
-        {
-            history.push(position, prepared, options, Instant::now());
+        if let (Some(options), Some(position)) = (&self.inner.history, position) {
+            rooms.keep(room, position, &prepared, options, Instant::now());
         }
-        self.fan_out(&mut rooms, room, position, prepared)
+        self.fan_out(&mut rooms, room, position, &prepared)
     }
 
     /// Sends `message` to this node's members of `room` only, outside the room's

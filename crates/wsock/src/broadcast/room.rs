@@ -153,9 +153,62 @@ pub(super) struct Rooms {
     pub map: HashMap<String, Room>,
     /// Rooms emptied while they had history, oldest first.
     idle: VecDeque<(String, Instant)>,
+    /// Frame bytes in every room's history together.
+    history_bytes: usize,
 }
 
 impl Rooms {
+    /// Keeps `message` at `position` in `room`'s history (if it has one), within the
+    /// room's bounds and the hub's `max_total_bytes`.
+    pub fn keep(
+        &mut self,
+        room: &str,
+        position: Position,
+        message: &PreparedMessage,
+        options: &HistoryOptions,
+        now: Instant,
+    ) {
+        self.in_history(room, |history| {
+            history.push(position, message, options, now)
+        });
+        while self.history_bytes > options.max_total_bytes {
+            // Emptied rooms' histories go first, then this room's oldest messages.
+            if let Some((idle, _)) = self.idle.pop_front() {
+                if self
+                    .map
+                    .get(&idle)
+                    .is_some_and(|state| state.members.is_empty())
+                {
+                    self.forget(&idle);
+                }
+                continue;
+            }
+            if self.in_history(room, MemoryHistory::pop_oldest) != Some(true) {
+                break;
+            }
+        }
+    }
+
+    /// Runs `change` on `room`'s history, keeping the byte count.
+    pub fn in_history<T>(
+        &mut self,
+        room: &str,
+        change: impl FnOnce(&mut MemoryHistory) -> T,
+    ) -> Option<T> {
+        let history = self.map.get_mut(room)?.history.as_mut()?;
+        let before = history.bytes();
+        let outcome = change(history);
+        self.history_bytes = self.history_bytes - before + history.bytes();
+        Some(outcome)
+    }
+
+    /// Removes `room`, uncounting its history.
+    fn forget(&mut self, room: &str) {
+        if let Some(state) = self.map.remove(room) {
+            self.history_bytes -= state.history.map_or(0, |history| history.bytes());
+        }
+    }
+
     /// `room` lost its last member: forgets it, or keeps it for its history.
     pub fn emptied(&mut self, room: &str, history: Option<&HistoryOptions>, now: Instant) {
         let Some(state) = self.map.get_mut(room) else {
@@ -166,9 +219,7 @@ impl Rooms {
                 state.emptied = Some(now);
                 self.idle.push_back((room.to_owned(), now));
             }
-            _ => {
-                self.map.remove(room);
-            }
+            _ => self.forget(room),
         }
         if let Some(options) = history {
             self.forget_idle(options, now);
@@ -190,7 +241,7 @@ impl Rooms {
                 .get(&room)
                 .is_some_and(|state| state.members.is_empty() && state.emptied == Some(at))
             {
-                self.map.remove(&room);
+                self.forget(&room);
             }
         }
     }
