@@ -12,15 +12,29 @@ use wsock_proto::{Message, PreparedMessage};
 use super::history::{HistoryOptions, MemoryHistory, Position};
 use super::{HubOptions, Published, SlowConsumer};
 
+/// One message on its way to a room's members: made once per publication and shared
+/// by every member's queue, so that queuing it is one reference count.
+#[derive(Debug)]
+pub(super) struct Delivery {
+    /// Its place in the room's history, if it has one.
+    pub position: Option<Position>,
+    pub message: PreparedMessage,
+}
+
+impl AsRef<PreparedMessage> for Delivery {
+    fn as_ref(&self) -> &PreparedMessage {
+        &self.message
+    }
+}
+
 /// What a member's queue carries.
 #[derive(Debug)]
 pub(super) enum Item {
-    /// A message, at its position if it has one; `gap_before` when the member missed
-    /// messages just before it (it was skipped as slow, or the room lost some).
+    /// A message; `gap_before` when the member missed messages just before it (it was
+    /// skipped as slow, or the room lost some).
     Message {
         gap_before: bool,
-        position: Option<Position>,
-        message: PreparedMessage,
+        delivery: Arc<Delivery>,
     },
     /// Messages were lost for the whole room.
     Gap,
@@ -29,7 +43,7 @@ pub(super) enum Item {
 impl Item {
     pub fn bytes(&self) -> usize {
         match self {
-            Self::Message { message, .. } => message.frame().len(),
+            Self::Message { delivery, .. } => delivery.message.frame().len(),
             Self::Gap => 0,
         }
     }
@@ -100,11 +114,14 @@ impl Room {
             ..Published::default()
         };
         let limit = options.queue_bytes;
+        let delivery = Arc::new(Delivery {
+            position,
+            message: message.clone(),
+        });
         self.members.retain(|id, member| {
             let item = Item::Message {
                 gap_before: member.missed,
-                position,
-                message: message.clone(),
+                delivery: delivery.clone(),
             };
             match member.try_queue(item, limit) {
                 Ok(()) => {

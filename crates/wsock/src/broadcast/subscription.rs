@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use wsock_proto::{CloseCode, Message, PreparedMessage};
 
 use super::history::{Position, Recovery};
-use super::room::{Eviction, Item};
+use super::room::{Delivery, Eviction, Item};
 use super::Hub;
 use crate::error::Result;
 use crate::WebSocket;
@@ -30,6 +30,13 @@ pub enum Received {
     Disconnected(CloseCode),
 }
 
+/// What comes next for a member, without copying the shared delivery.
+enum Next {
+    Message(Arc<Delivery>),
+    Gap,
+    Disconnected(CloseCode),
+}
+
 /// What [`Subscription::run`] sends the client when it learns of a gap.
 type GapNotice = dyn FnMut() -> Option<Message> + Send;
 
@@ -44,11 +51,11 @@ pub struct Subscription {
     /// The position of the last message received, or of the room when joined.
     last: Option<Position>,
     /// Messages recovered on joining, before the live ones.
-    replay: VecDeque<(Position, PreparedMessage)>,
+    replay: VecDeque<Arc<Delivery>>,
     /// A gap to report before anything else.
     gap_first: bool,
     /// A message received behind a gap, returned after it.
-    held: Option<PreparedMessage>,
+    held: Option<Arc<Delivery>>,
     gap_notice: Option<Box<GapNotice>>,
 }
 
@@ -98,7 +105,15 @@ impl Subscription {
         match recovery {
             Recovery::Messages(messages) => {
                 self.last = Some(since);
-                self.replay = messages.into();
+                self.replay = messages
+                    .into_iter()
+                    .map(|(position, message)| {
+                        Arc::new(Delivery {
+                            position: Some(position),
+                            message,
+                        })
+                    })
+                    .collect();
             }
             Recovery::Lost(why) => {
                 tracing::debug!(room = self.room, %since, why, "a returning member missed messages");
@@ -133,73 +148,83 @@ impl Subscription {
     /// disconnected. Messages queued before a disconnection are dropped with it.
     /// Cancel-safe.
     pub async fn recv(&mut self) -> Received {
+        match self.next().await {
+            Next::Message(delivery) => Received::Message(delivery.message.clone()),
+            Next::Gap => Received::Gap,
+            Next::Disconnected(code) => Received::Disconnected(code),
+        }
+    }
+
+    /// What [`recv`](Self::recv) returns, with the delivery still shared.
+    async fn next(&mut self) -> Next {
         loop {
             if self.eviction.token.is_cancelled() {
-                return Received::Disconnected(self.eviction_code());
+                return Next::Disconnected(self.eviction_code());
             }
-            if let Some(ready) = self.ready() {
-                return ready;
+            if self.gap_first || self.held.is_some() || !self.replay.is_empty() {
+                if let Some(next) = self.ready() {
+                    return next;
+                }
             }
             let item = tokio::select! {
                 biased;
-                () = self.eviction.token.cancelled() => return Received::Disconnected(self.eviction_code()),
+                () = self.eviction.token.cancelled() => return Next::Disconnected(self.eviction_code()),
                 item = self.receiver.recv() => item,
             };
             match item {
                 Some(item) => {
-                    if let Some(received) = self.take(item) {
-                        return received;
+                    if let Some(next) = self.take(item) {
+                        return next;
                     }
                 }
                 // The hub dropped our queue: only when it evicted us.
-                None => return Received::Disconnected(self.eviction_code()),
+                None => return Next::Disconnected(self.eviction_code()),
             }
         }
     }
 
     /// What can be received without waiting.
-    fn ready(&mut self) -> Option<Received> {
+    fn ready(&mut self) -> Option<Next> {
         if std::mem::take(&mut self.gap_first) {
-            return Some(Received::Gap);
+            return Some(Next::Gap);
         }
-        if let Some(message) = self.held.take() {
-            return Some(Received::Message(message));
+        if let Some(delivery) = self.held.take() {
+            return Some(Next::Message(delivery));
         }
-        if let Some((position, message)) = self.replay.pop_front() {
-            self.last = Some(position);
-            return Some(Received::Message(message));
+        if let Some(delivery) = self.replay.pop_front() {
+            self.last = delivery.position;
+            return Some(Next::Message(delivery));
         }
         loop {
             let item = self.receiver.try_recv().ok()?;
-            if let Some(received) = self.take(item) {
-                return Some(received);
+            if let Some(next) = self.take(item) {
+                return Some(next);
             }
         }
     }
 
     /// `item` left the queue: its bytes no longer count against it, and a message
     /// already received (recovered on joining) is skipped.
-    fn take(&mut self, item: Item) -> Option<Received> {
+    fn take(&mut self, item: Item) -> Option<Next> {
         self.queued.fetch_sub(item.bytes(), Ordering::AcqRel);
         let Item::Message {
             gap_before,
-            position,
-            message,
+            delivery,
         } = item
         else {
-            return Some(Received::Gap);
+            return Some(Next::Gap);
         };
-        if let Some(position) = position {
+        if let Some(position) = delivery.position {
             if self.last.is_some_and(|last| last.covers(position)) {
                 return None;
             }
             self.last = Some(position);
         }
         if gap_before {
-            self.held = Some(message);
-            return Some(Received::Gap);
+            self.held = Some(delivery);
+            return Some(Next::Gap);
         }
-        Some(Received::Message(message))
+        Some(Next::Message(delivery))
     }
 
     fn eviction_code(&self) -> CloseCode {
@@ -226,19 +251,20 @@ impl Subscription {
                     }
                     None => return Ok(()),
                 },
-                received = self.recv() => received,
+                next = self.next() => next,
             };
             let code = match received {
-                Received::Message(message) => {
+                Next::Message(delivery) => {
                     // What else is ready goes out in the same write; a gap ends the
                     // batch and is reported next.
-                    let batch = ws.send_prepared_batch(&message, || match self.ready()? {
-                        Received::Message(next) => Some(next),
-                        _ => {
-                            self.gap_first = true;
-                            None
-                        }
-                    });
+                    let batch =
+                        ws.send_prepared_batch(&delivery.message, || match self.ready()? {
+                            Next::Message(next) => Some(next),
+                            _ => {
+                                self.gap_first = true;
+                                None
+                            }
+                        });
                     tokio::select! {
                         sent = batch => {
                             sent?;
@@ -249,14 +275,14 @@ impl Subscription {
                         }
                     }
                 }
-                Received::Gap => {
+                Next::Gap => {
                     tracing::debug!(room = self.room, "a member missed messages");
                     if let Some(notice) = self.gap_notice.as_mut().and_then(|notice| notice()) {
                         ws.send(notice).await?;
                     }
                     continue;
                 }
-                Received::Disconnected(code) => code,
+                Next::Disconnected(code) => code,
             };
             drop(self);
             return ws.close(code, "too slow to keep up with the room").await;

@@ -291,16 +291,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Sends `first` and then every message `more` yields, with one write for all of
     /// them (a broadcast member catching up on its queue).
-    pub(crate) async fn send_prepared_batch(
+    pub(crate) async fn send_prepared_batch<M>(
         &mut self,
         first: &PreparedMessage,
-        mut more: impl FnMut() -> Option<PreparedMessage>,
-    ) -> Result<()> {
+        mut more: impl FnMut() -> Option<M>,
+    ) -> Result<()>
+    where
+        M: std::ops::Deref,
+        M::Target: AsRef<PreparedMessage>,
+    {
         poll_fn(|cx| self.poll_send_ready(cx)).await?;
         self.start_send_prepared(first)?;
         while let Some(next) = more() {
             poll_fn(|cx| self.poll_send_ready(cx)).await?;
-            self.start_send_prepared(&next)?;
+            self.start_send_prepared((*next).as_ref())?;
         }
         poll_fn(|cx| self.poll_flush_output(cx)).await
     }
