@@ -11,7 +11,8 @@
 # Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000] [STORM=10000]
 #   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight); IDLE=0 skips
 #   the memory figure and STORM=0 the storm; SERVERS="wsock wsock-baseline" picks servers, where
-#   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run).
+#   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run;
+#   wsock-baseline-deflate the same with its default deflate, for the deflate cell).
 #   DEFLATE_SERVERS picks the servers of the deflate cell (default: wsock in both modes,
 #   yawc, and Node's ws and Python's websockets from benches/peers/, which need npm ci
 #   in tests/interop/node and the .venv that scripts/test.sh makes).
@@ -44,6 +45,7 @@ server_command() {
     yawc-deflate) echo "$PEERS/yawc_deflate_echo" ;;
     websockets-deflate) echo ".venv/bin/python benches/peers/websockets_echo.py" ;;
     wsock-baseline) echo "${WSOCK_BASELINE:?set WSOCK_BASELINE} echo --threads 1 --no-deflate --path / --listen" ;;
+    wsock-baseline-deflate) echo "${WSOCK_BASELINE:?set WSOCK_BASELINE} echo --threads 1 --path / --listen" ;;
     tokio-tungstenite) echo "$PEERS/tungstenite_echo" ;;
     fastwebsockets) echo "$PEERS/fastwebsockets_echo" ;;
     tokio-websockets) echo "$PEERS/tokio_websockets_echo" ;;

@@ -54,6 +54,11 @@ pub struct EchoArgs {
     /// permessage-deflate on.
     #[arg(long, value_name = "BYTES", default_value_t = DeflateConfig::default().threshold)]
     deflate_threshold: usize,
+    /// Free a connection's compressor and decompressor after this many seconds without
+    /// a compressed message, keeping only each direction's last bytes to make them again
+    /// with (the stream and its ratio are unchanged); 0 keeps them while it lives.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    deflate_release_after: f64,
     /// Largest message accepted, in bytes (after decompression); larger ones close
     /// the connection with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_size)]
@@ -117,8 +122,11 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
         .origin_policy(policy)
         .protocols(args.protocols)
         .deflate((!args.no_deflate).then(|| {
+            let release_after = (args.deflate_release_after > 0.0)
+                .then(|| Duration::from_secs_f64(args.deflate_release_after));
             let config = DeflateConfig::default()
                 .threshold(args.deflate_threshold)
+                .release_after(release_after)
                 .no_context_takeover(args.deflate_shared);
             match args.deflate_window_bits {
                 Some(bits) => config.max_window_bits(bits),

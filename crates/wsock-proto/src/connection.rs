@@ -170,6 +170,11 @@ pub struct Connection {
     deflate: Option<Box<DeflateCodec>>,
     /// When bytes last arrived, for [`Limits::incomplete_message_timeout`].
     last_arrival: Option<std::time::Instant>,
+    /// The latest time the shell told (arrivals, timeouts, [`set_clock`](Self::set_clock)).
+    clock: Option<std::time::Instant>,
+    /// When to look whether the deflate state went unused (see
+    /// [`DeflateConfig::release_after`]).
+    deflate_check: Option<std::time::Instant>,
     /// The most [`receive_memory`](Self::receive_memory) may grow to.
     receive_allowance: usize,
 }
@@ -198,8 +203,18 @@ impl Connection {
             keepalive: None,
             deflate: None,
             last_arrival: None,
+            clock: None,
+            deflate_check: None,
             receive_allowance: usize::MAX,
         }
+    }
+
+    /// Tells the connection the time now. Its deadlines count from the latest time it
+    /// was told, by this, [`heard_from_peer`](Self::heard_from_peer) or
+    /// [`handle_timeout`](Self::handle_timeout); a shell calls it when the connection
+    /// opens.
+    pub fn set_clock(&mut self, now: std::time::Instant) {
+        self.clock = Some(now);
     }
 
     /// Turns on permessage-deflate with the parameters agreed in the handshake;
@@ -212,6 +227,7 @@ impl Connection {
     /// with [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout),
     /// and report arrivals with [`heard_from_peer`](Self::heard_from_peer).
     pub fn set_keepalive(&mut self, settings: Keepalive, now: std::time::Instant) {
+        self.clock = Some(now);
         self.keepalive = Some(Box::new(KeepaliveTimer::new(settings, now)));
     }
 
@@ -219,13 +235,15 @@ impl Connection {
     /// is making progress.
     pub fn heard_from_peer(&mut self, now: std::time::Instant) {
         self.last_arrival = Some(now);
+        self.clock = Some(now);
         if let Some(timer) = self.keepalive.as_mut() {
             timer.heard(now);
         }
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called, if ever:
-    /// the keepalive clock, and the deadline of a half-received frame or message.
+    /// the keepalive clock, the deadline of a half-received frame or message, and when
+    /// to look whether the deflate state went unused.
     pub fn poll_timeout(&self) -> Option<std::time::Instant> {
         if self.state != State::Open {
             return None;
@@ -234,7 +252,47 @@ impl Connection {
         keepalive
             .into_iter()
             .chain(self.incomplete_deadline())
+            .chain(self.deflate_deadline())
             .min()
+    }
+
+    /// When to look whether the compressor and decompressor went unused, while the
+    /// connection holds them.
+    fn deflate_deadline(&self) -> Option<std::time::Instant> {
+        let codec = self.deflate.as_ref()?;
+        codec.holds_state().then_some(self.deflate_check)?
+    }
+
+    /// After the compressor or decompressor was used: makes sure a look is due,
+    /// [`DeflateConfig::release_after`] after the latest time told (a look that finds
+    /// the time long past finds them used, and looks again that long after it).
+    fn arm_deflate_check(&mut self) {
+        if self.deflate_check.is_some() {
+            return;
+        }
+        let after = self.deflate.as_ref().and_then(|codec| codec.release_after);
+        if let (Some(clock), Some(after)) = (self.clock, after) {
+            self.deflate_check = Some(clock + after);
+        }
+    }
+
+    /// Frees the compressor and decompressor if they went unused since the last look.
+    fn check_deflate(&mut self, now: std::time::Instant) {
+        if self
+            .deflate_deadline()
+            .is_none_or(|deadline| now < deadline)
+        {
+            return;
+        }
+        let Some(codec) = self.deflate.as_mut() else {
+            return;
+        };
+        if codec.take_used() {
+            self.deflate_check = codec.release_after.map(|after| now + after);
+        } else {
+            codec.release();
+            self.deflate_check = None;
+        }
     }
 
     /// When a half-received frame or message has waited too long for more.
@@ -255,6 +313,8 @@ impl Connection {
         if self.state != State::Open {
             return Ok(());
         }
+        self.clock = Some(now);
+        self.check_deflate(now);
         if self
             .incomplete_deadline()
             .is_some_and(|deadline| now >= deadline)
@@ -274,13 +334,6 @@ impl Connection {
             Due::Ping => {
                 timer.pinged(now);
                 self.queue_frame(OpCode::Ping, true, b"wsock-keepalive");
-                // A connection quiet for a ping interval gives its compressor back
-                // (about 160 KiB); the next message starts a fresh one, which the
-                // peer's decompressor takes as it is: nothing may refer back past a
-                // flushed message's end, and a fresh compressor refers to nothing.
-                if let Some(codec) = self.deflate.as_mut() {
-                    codec.release_compressor();
-                }
                 return Ok(());
             }
             Due::PongMissing => ProtocolError::KeepaliveTimeout {
@@ -675,6 +728,7 @@ impl Connection {
             &mut partial.inflated,
             self.limits.max_message_size,
         )?;
+        self.arm_deflate_check();
         if partial.is_text {
             self.utf8
                 .feed(&partial.inflated[start..])
@@ -816,6 +870,7 @@ impl Connection {
                     codec.compress(payload, compressed);
                     encode_frame(output, opcode, true, 0b100, mask, compressed);
                 });
+                self.arm_deflate_check();
             }
             _ => self.queue_frame(opcode, true, payload),
         }

@@ -858,34 +858,46 @@ mod keepalive {
     }
 
     #[test]
-    fn a_keepalive_ping_releases_the_compressor_and_the_peer_still_inflates() {
-        let (mut s, t0) = with_keepalive(Some(20), 10, None);
-        let config = crate::DeflateConfig::default();
+    fn unused_deflate_state_is_released_and_the_stream_carries_on() {
+        let t0 = Instant::now();
+        let config = crate::DeflateConfig::default(); // released after 1 s unused
         let params = crate::DeflateParams::default(); // context kept both ways
+        let mut s = server();
         s.enable_deflate(&params, &config);
+        s.set_clock(t0);
         let mut c = client();
         c.enable_deflate(&params, &config);
+        c.set_clock(t0);
         let text = r#"{"event":"price_update","symbol":"ACME","bid":101.25}"#.repeat(4);
-        for round in 0..3 {
+        let mut sizes = Vec::new();
+        for round in 0..3u32 {
             s.send_text(&text).unwrap();
-            assert!(
-                s.deflate.as_ref().unwrap().holds_compressor(),
-                "round {round}"
-            );
-            s.handle_timeout(t0 + (20 * (round + 1)) * SECOND).unwrap();
-            assert!(
-                !s.deflate.as_ref().unwrap().holds_compressor(),
-                "released at the ping"
-            );
-            c.receive_data(&s.take_output());
+            let wire = s.take_output();
+            sizes.push(wire.len());
+            c.receive_data(&wire);
             assert_eq!(
                 c.next_event().unwrap(),
                 Some(Event::Message(Message::text(text.clone()))),
-                "the peer's context carries on across a released compressor"
+                "round {round}: the peer's context carries on across released state"
             );
-            assert!(matches!(c.next_event().unwrap(), Some(Event::Ping(_))));
-            s.heard_from_peer(t0 + (20 * (round + 1)) * SECOND);
+            let base = t0 + 10 * round * SECOND;
+            for (side, conn) in [("server", &mut s), ("client", &mut c)] {
+                let codec = |conn: &Connection| conn.deflate.as_ref().unwrap().holds_state();
+                assert!(codec(conn), "{side} holds its state after a message");
+                assert!(conn.poll_timeout().is_some(), "{side} looks again later");
+                conn.handle_timeout(base + SECOND).unwrap();
+                assert!(codec(conn), "{side}: used since the last look, kept");
+                conn.handle_timeout(base + 2 * SECOND).unwrap();
+                assert!(
+                    !codec(conn),
+                    "{side}: unused for a whole interval, released"
+                );
+                assert_eq!(conn.poll_timeout(), None, "{side}: nothing left to look at");
+            }
         }
+        // Each later message refers back to the first as if nothing had been released.
+        assert!(sizes[1] < sizes[0] / 2, "{sizes:?}");
+        assert_eq!(sizes[1], sizes[2]);
     }
 
     #[test]

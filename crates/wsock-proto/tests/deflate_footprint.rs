@@ -17,8 +17,9 @@ const JSON: &str =
     r#"{"event":"price_update","symbol":"ACME","bid":101.25,"ask":101.5,"ts":1700000000000}"#;
 
 /// Bytes a server connection holds after one message each way, idle, with deflate
-/// negotiated from `config` (or none).
-fn idle_server_bytes(config: Option<DeflateConfig>) -> isize {
+/// negotiated from `config` (or none); with `quiet`, after the connection stayed quiet
+/// long enough for `release_after` to free its deflate state.
+fn idle_server_bytes(config: Option<DeflateConfig>, quiet: bool) -> isize {
     let message = JSON.repeat(4);
     let mut client = Connection::new(Role::Client);
     let params = config.as_ref().map(|config| {
@@ -31,6 +32,8 @@ fn idle_server_bytes(config: Option<DeflateConfig>) -> isize {
     let wire = client.take_output();
     let before = live();
     let mut server = Connection::new(Role::Server);
+    let t0 = std::time::Instant::now();
+    server.set_clock(t0);
     if let (Some(config), Some(params)) = (&config, &params) {
         server.enable_deflate(params, config);
     }
@@ -42,6 +45,13 @@ fn idle_server_bytes(config: Option<DeflateConfig>) -> isize {
     server.send_text(&message).unwrap();
     drop(server.take_output());
     server.release_idle_buffers();
+    if quiet {
+        // Looked at once while freshly used, then once after a quiet interval.
+        let after = config.as_ref().and_then(|c| c.release_after).unwrap();
+        server.handle_timeout(t0 + after).unwrap();
+        server.handle_timeout(t0 + 2 * after).unwrap();
+        assert_eq!(server.poll_timeout(), None, "nothing left to release");
+    }
     let held = live() - before;
     drop((server, wire));
     held
@@ -51,14 +61,23 @@ fn idle_server_bytes(config: Option<DeflateConfig>) -> isize {
 fn what_an_idle_deflate_connection_keeps() {
     // The thread's shared compressor and scratch exist once per thread, not per
     // connection: made here first so that they do not count.
-    idle_server_bytes(Some(DeflateConfig::shared()));
-    let plain = idle_server_bytes(None);
-    let shared = idle_server_bytes(Some(DeflateConfig::shared()));
-    let default = idle_server_bytes(Some(DeflateConfig::default()));
-    let old_default = idle_server_bytes(Some(
-        DeflateConfig::default().mem_level(8).max_window_bits(15),
-    ));
-    println!("plain {plain} B, shared {shared} B, default {default} B, window 15 memLevel 8 {old_default} B");
+    idle_server_bytes(Some(DeflateConfig::shared()), false);
+    let plain = idle_server_bytes(None, false);
+    let shared = idle_server_bytes(Some(DeflateConfig::shared()), false);
+    let default = idle_server_bytes(Some(DeflateConfig::default()), false);
+    let quiet = idle_server_bytes(Some(DeflateConfig::default()), true);
+    let old_default = idle_server_bytes(
+        Some(DeflateConfig::default().mem_level(8).max_window_bits(15)),
+        false,
+    );
+    println!("plain {plain} B, shared {shared} B, default {default} B, default once quiet {quiet} B, window 15 memLevel 8 {old_default} B");
+    // Once quiet, the defaults keep only the last bytes each way (here one message
+    // each, 340 bytes), to make the compressor and decompressor again with.
+    assert!(
+        quiet - plain <= 2048,
+        "a quiet default connection keeps {} B more than plain",
+        quiet - plain
+    );
     assert!(
         shared - plain <= 2048,
         "shared mode keeps {} B more than plain",

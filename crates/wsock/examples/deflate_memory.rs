@@ -21,7 +21,13 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn measure(label: &str, server_flags: &[&str], offer: Option<DeflateConfig>, count: usize) {
+async fn measure(
+    label: &str,
+    server_flags: &[&str],
+    offer: Option<DeflateConfig>,
+    count: usize,
+    settle_ms: u64,
+) {
     let wsock = std::env::current_exe()
         .unwrap()
         .parent()
@@ -57,14 +63,9 @@ async fn measure(label: &str, server_flags: &[&str], offer: Option<DeflateConfig
         ws.recv().await.unwrap();
         open.push(ws);
     }
-    // Let the server settle; with `--ping-interval 1`, past the first keepalive ping,
-    // when a quiet connection gives its compressor back.
-    let settle = if server_flags.contains(&"--ping-interval") {
-        1500
-    } else {
-        200
-    };
-    tokio::time::sleep(Duration::from_millis(settle)).await;
+    // Let the server settle: 200 ms, before the default release of quiet deflate
+    // state (1 s unused, looked at every second), or `settle_ms` when that is longer.
+    tokio::time::sleep(Duration::from_millis(settle_ms.max(200))).await;
     let after = rss_kib(pid);
     let compressed = open.first().is_some_and(WebSocket::is_compressed);
     println!(
@@ -90,33 +91,39 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
     let _ = Command::new("true").status(); // fail early if processes cannot be spawned
-    measure("no deflate", &["--no-deflate"], None, count).await;
+    let defaults = || Some(DeflateConfig::default());
+    measure("no deflate", &["--no-deflate"], None, count, 0).await;
+    measure("deflate, defaults, in use", &[], defaults(), count, 0).await;
     measure(
-        "deflate, defaults (context kept)",
+        "deflate, defaults, quiet for 2.5 s",
         &[],
-        Some(DeflateConfig::default()),
+        defaults(),
         count,
+        2500,
     )
     .await;
     measure(
-        "deflate, a 15-bit compressor (memLevel 5)",
+        "deflate, kept (--deflate-release-after 0), quiet",
+        &["--deflate-release-after", "0"],
+        defaults(),
+        count,
+        2500,
+    )
+    .await;
+    measure(
+        "deflate, a 15-bit compressor (memLevel 5), in use",
         &["--deflate-window-bits", "15"],
         Some(DeflateConfig::default().max_window_bits(15).mem_level(8)),
         count,
-    )
-    .await;
-    measure(
-        "deflate, defaults, after a keepalive ping",
-        &["--ping-interval", "1"],
-        Some(DeflateConfig::default()),
-        count,
+        0,
     )
     .await;
     measure(
         "deflate, shared compressor (--deflate-shared)",
         &["--deflate-shared"],
-        Some(DeflateConfig::default()),
+        defaults(),
         count,
+        0,
     )
     .await;
 }

@@ -49,6 +49,35 @@ async fn messages_of_every_size_echo_compressed() {
 }
 
 #[tokio::test]
+async fn quiet_connections_free_their_deflate_state_and_carry_on() {
+    // Both sides free their compressor and decompressor 10-20 ms into a quiet spell,
+    // and make them again from the last bytes each way: a wrong window would inflate
+    // to garbage or fail the connection.
+    let quickly =
+        DeflateConfig::default().release_after(Some(std::time::Duration::from_millis(10)));
+    let addr = echo_server(AcceptOptions::default().deflate(Some(quickly.clone()))).await;
+    let mut ws = Client::new(format!("ws://{addr}/echo"))
+        .deflate(quickly)
+        .connect()
+        .await
+        .unwrap();
+    assert!(ws.is_compressed());
+    for round in 0..5 {
+        for i in 0..3 {
+            let json = format!(
+                r#"{{"round":{round},"i":{i},"event":"price_update","symbol":"ACME","bid":101.25}}"#
+            )
+            .repeat(3);
+            ws.send(Message::text(json.clone())).await.unwrap();
+            assert_eq!(bounded(ws.recv()).await.unwrap(), Some(Message::text(json)));
+        }
+        // A quiet spell well past the release: the scenario, not a wait for a result.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    ws.close(wsock::CloseCode::NORMAL, "").await.unwrap();
+}
+
+#[tokio::test]
 async fn each_side_may_decline() {
     // A server without deflate declines the offer; a client without it offers nothing.
     let plain = echo_server(AcceptOptions::default()).await;

@@ -12,7 +12,11 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
 /// One connection's compressor and decompressor, created on first use so that a
 /// connection that sends only small messages pays for neither, and dropped after each
-/// message when no context is taken over, so that idle connections pay nothing.
+/// message when no context is taken over, so that idle connections pay nothing. When
+/// context is kept, they can still be released while the connection idles
+/// ([`release`](Self::release)): the codec keeps the last bytes of each direction (as
+/// many as its window) and makes them again from those, so the peer sees one unbroken
+/// stream and the ratio is the same.
 pub(crate) struct DeflateCodec {
     compress_bits: u8,
     compress_reset: bool,
@@ -26,6 +30,76 @@ pub(crate) struct DeflateCodec {
     /// Set when the peer ended its deflate stream (a final block): the next message
     /// needs a fresh decompressor.
     stream_ended: bool,
+    /// The last bytes compressed, up to this end's window: a new compressor primed
+    /// with them refers back exactly as the released one could.
+    sent: Window,
+    /// The last bytes inflated, up to the peer's window, likewise.
+    received: Window,
+    /// Whether the compressor or decompressor was used since the last idle check.
+    used: bool,
+    /// How long they may sit unused before [`release`](Self::release).
+    pub(crate) release_after: Option<std::time::Duration>,
+}
+
+/// The newest bytes of a stream, up to a window's size: a ring, so that keeping it
+/// costs one or two copies of what is new and never a shift of the whole window.
+#[derive(Debug, Default)]
+struct Window {
+    /// Until it is full, the bytes in order; then a ring whose oldest byte is at
+    /// `start`.
+    bytes: Vec<u8>,
+    start: usize,
+    size: usize,
+}
+
+impl Window {
+    fn new(bits: u8) -> Self {
+        Self {
+            bytes: Vec::new(),
+            start: 0,
+            size: 1 << bits,
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let mut data = &data[data.len().saturating_sub(self.size)..];
+        if self.bytes.len() < self.size {
+            let fits = data.len().min(self.size - self.bytes.len());
+            let needed = self.bytes.len() + fits;
+            if needed > self.bytes.capacity() {
+                // Grow by doubling, as a Vec does, but never past the window: a peer
+                // that sent a few small messages costs a few small buffers.
+                let target = needed.max(self.bytes.capacity() * 2).min(self.size);
+                self.bytes.reserve_exact(target - self.bytes.len());
+            }
+            self.bytes.extend_from_slice(&data[..fits]);
+            data = &data[fits..];
+        }
+        // Full: overwrite the oldest bytes, wrapping around the end.
+        while !data.is_empty() {
+            let run = data.len().min(self.size - self.start);
+            self.bytes[self.start..self.start + run].copy_from_slice(&data[..run]);
+            self.start = (self.start + run) % self.size;
+            data = &data[run..];
+        }
+    }
+
+    /// The bytes, oldest first, in one slice (to prime a new compressor or
+    /// decompressor with).
+    fn contiguous(&mut self) -> &[u8] {
+        self.bytes.rotate_left(self.start);
+        self.start = 0;
+        &self.bytes
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.bytes = Vec::new();
+        self.start = 0;
+    }
 }
 
 impl std::fmt::Debug for DeflateCodec {
@@ -74,6 +148,10 @@ impl DeflateCodec {
             compressor: None,
             decompressor: None,
             stream_ended: false,
+            sent: Window::new(ours.0.min(config.compressor_window_bits).clamp(9, 15)),
+            received: Window::new(theirs.0.clamp(9, 15)),
+            used: false,
+            release_after: config.release_after,
         }
     }
 
@@ -97,16 +175,22 @@ impl DeflateCodec {
         self.compress_reset
     }
 
-    /// Frees the compressor, if this end keeps one: what it remembers is only an
-    /// optimisation for the messages that follow.
-    pub(crate) fn release_compressor(&mut self) {
+    /// Frees the compressor and decompressor this connection holds, keeping only
+    /// their windows: the next message makes them again, primed with those, so the
+    /// stream goes on as if they had never left.
+    pub(crate) fn release(&mut self) {
         self.compressor = None;
+        self.decompressor = None;
     }
 
-    /// Whether this end holds a compressor now.
-    #[cfg(test)]
-    pub(crate) fn holds_compressor(&self) -> bool {
-        self.compressor.is_some()
+    /// Whether this connection holds a compressor or decompressor now.
+    pub(crate) fn holds_state(&self) -> bool {
+        self.compressor.is_some() || self.decompressor.is_some()
+    }
+
+    /// Whether they were used since the last call.
+    pub(crate) fn take_used(&mut self) -> bool {
+        std::mem::take(&mut self.used)
     }
 
     /// Compresses one whole message into `out` (cleared first), without the tail.
@@ -117,10 +201,22 @@ impl DeflateCodec {
             // connection, and this one holds none while it idles.
             compress_standalone(settings, payload, out);
         } else {
-            let compressor = self
-                .compressor
-                .get_or_insert_with(|| Box::new(settings.compressor()));
+            let sent = &mut self.sent;
+            let compressor = self.compressor.get_or_insert_with(|| {
+                let mut compressor = Box::new(settings.compressor());
+                if !sent.is_empty() {
+                    // A fresh raw-deflate compressor always takes a dictionary.
+                    compressor
+                        .set_dictionary(sent.contiguous())
+                        .expect("a fresh compressor takes a dictionary");
+                }
+                compressor
+            });
             compress_into(compressor, payload, out);
+            if self.release_after.is_some() {
+                self.sent.push(payload);
+            }
+            self.used = true;
         }
         debug_assert!(out.ends_with(&TAIL));
         out.truncate(out.len().saturating_sub(TAIL.len()));
@@ -137,7 +233,9 @@ impl DeflateCodec {
         limit: usize,
     ) -> Result<(), ProtocolError> {
         if self.stream_ended {
+            // The peer starts a new stream, which refers to nothing before it.
             self.decompressor = None;
+            self.received.clear();
             self.stream_ended = false;
         }
         self.inflate(input, out, limit)?;
@@ -152,14 +250,38 @@ impl DeflateCodec {
 
     fn inflate(
         &mut self,
-        mut input: &[u8],
+        input: &[u8],
         out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<(), ProtocolError> {
         let bits = self.decompress_bits;
-        let decompressor = self
-            .decompressor
-            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)));
+        let keeps_context = !self.decompress_reset && self.release_after.is_some();
+        let received = &mut self.received;
+        let decompressor = self.decompressor.get_or_insert_with(|| {
+            let mut decompressor = Box::new(Decompress::new_with_window_bits(false, bits));
+            if keeps_context && !received.is_empty() {
+                decompressor
+                    .set_dictionary(received.contiguous())
+                    .expect("a raw inflater takes a dictionary at any time");
+            }
+            decompressor
+        });
+        self.used = true;
+        let start = out.len();
+        let result = Self::inflate_with(decompressor, input, out, limit, &mut self.stream_ended);
+        if keeps_context {
+            self.received.push(&out[start.min(out.len())..]);
+        }
+        result
+    }
+
+    fn inflate_with(
+        decompressor: &mut Decompress,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+        stream_ended: &mut bool,
+    ) -> Result<(), ProtocolError> {
         loop {
             if out.len() == out.capacity() {
                 // Room for one byte past the limit tells "exactly at the limit" from
@@ -176,7 +298,7 @@ impl DeflateCodec {
                 return Err(ProtocolError::MessageTooLarge { limit });
             }
             if status == Status::StreamEnd {
-                self.stream_ended = true;
+                *stream_ended = true;
                 return Ok(());
             }
             let progressed =
@@ -373,6 +495,76 @@ mod tests {
             "allocated {}",
             out.capacity()
         );
+    }
+
+    #[test]
+    fn released_codecs_carry_on_with_the_same_context_and_ratio() {
+        let feed: Vec<String> = (0..200)
+            .map(|i| {
+                format!(
+                    r#"{{"type":"price","symbol":"ACME","bid":{}.25,"ask":{}.5,"seq":{i}}}"#,
+                    100 + i % 7,
+                    101 + i % 5
+                )
+            })
+            .collect();
+        let run = |release_every: Option<usize>| {
+            let (mut client, mut server) = pair(DeflateParams::default());
+            let mut sent = 0;
+            for (i, line) in feed.iter().enumerate() {
+                if release_every.is_some_and(|every| i % every == 0) {
+                    client.release();
+                    server.release();
+                    assert!(!client.holds_state() && !server.holds_state());
+                }
+                // Both directions, so both compressors and decompressors come back.
+                sent += round_trip(&mut server, &mut client, line.as_bytes());
+                round_trip(&mut client, &mut server, line.as_bytes());
+            }
+            sent
+        };
+        let kept = run(None);
+        // Released before every third message, and every message: the same bytes.
+        assert_eq!(run(Some(3)), kept);
+        assert_eq!(run(Some(1)), kept);
+        let (mut fresh_client, mut fresh_server) = pair(DeflateParams::default());
+        let without_context: usize = feed
+            .iter()
+            .map(|line| {
+                let size = round_trip(&mut fresh_server, &mut fresh_client, line.as_bytes());
+                fresh_server =
+                    DeflateCodec::new(Role::Server, &DeflateParams::default(), &test_config());
+                fresh_client =
+                    DeflateCodec::new(Role::Client, &DeflateParams::default(), &test_config());
+                size
+            })
+            .sum();
+        assert!(kept * 2 < without_context, "{kept} vs {without_context}");
+    }
+
+    #[test]
+    fn windows_keep_only_the_newest_bytes() {
+        let mut window = Window::new(9);
+        window.push(&[1; 300]);
+        window.push(&[2; 300]);
+        assert_eq!(window.bytes.len(), 512);
+        assert_eq!(window.contiguous()[..212], [1; 212]);
+        assert_eq!(window.contiguous()[212..], [2; 300]);
+        assert_eq!(window.bytes.capacity(), 512, "never more than the window");
+        window.push(&[3; 2000]);
+        assert_eq!(window.contiguous(), [3; 512]);
+        // Wrapping around: the newest 512 bytes, oldest first.
+        let counting: Vec<u8> = (0..=255).collect();
+        for _ in 0..5 {
+            window.push(&counting[..100]);
+        }
+        window.push(&counting);
+        let got = window.contiguous().to_vec();
+        assert_eq!(got[256..], counting[..]);
+        assert_eq!(got[156..256], counting[..100]);
+        let mut small = Window::new(15);
+        small.push(b"a short JSON message");
+        assert!(small.bytes.capacity() < 64, "grows with what was sent");
     }
 
     #[test]

@@ -50,6 +50,17 @@ pub struct DeflateConfig {
     pub compressor_window_bits: u8,
     /// Messages shorter than this are sent uncompressed. Default 64 bytes.
     pub threshold: usize,
+    /// Frees a connection's compressor and decompressor after this long without a
+    /// compressed message either way (checked at least this often, so it happens
+    /// between once and twice this long), keeping only the last bytes of each
+    /// direction (as many as its window: 4 KiB sent at the default
+    /// [`compressor_window_bits`](Self::compressor_window_bits), 2^`client_max_window_bits`
+    /// received) to make them again with the same context: the stream and its ratio
+    /// are unchanged, and a connection that went quiet holds kilobytes instead of the
+    /// 200 KiB of a live compressor and decompressor. Making them again costs about
+    /// as much as compressing a small message (docs/performance.md). `None` keeps them
+    /// for the connection's life. Default 1 s.
+    pub release_after: Option<std::time::Duration>,
 }
 
 impl Default for DeflateConfig {
@@ -63,6 +74,7 @@ impl Default for DeflateConfig {
             mem_level: 5,
             compressor_window_bits: 12,
             threshold: 64,
+            release_after: Some(std::time::Duration::from_secs(1)),
         }
     }
 }
@@ -110,6 +122,13 @@ impl DeflateConfig {
     /// Sets the compressor's memLevel (1–9): lower costs less memory and some ratio.
     pub fn mem_level(mut self, mem_level: u8) -> Self {
         self.mem_level = mem_level.clamp(1, 9);
+        self
+    }
+
+    /// Sets how long the compressor and decompressor may sit unused before they are
+    /// freed (see [`release_after`](Self::release_after)); `None` keeps them.
+    pub fn release_after(mut self, after: Option<std::time::Duration>) -> Self {
+        self.release_after = after;
         self
     }
 
