@@ -170,11 +170,6 @@ pub struct Connection {
     deflate: Option<Box<DeflateCodec>>,
     /// When bytes last arrived, for [`Limits::incomplete_message_timeout`].
     last_arrival: Option<std::time::Instant>,
-    /// The latest time the shell told (arrivals, timeouts, [`set_clock`](Self::set_clock)).
-    clock: Option<std::time::Instant>,
-    /// When to look whether the deflate state went unused (see
-    /// [`DeflateConfig::release_after`]).
-    deflate_check: Option<std::time::Instant>,
     /// The most [`receive_memory`](Self::receive_memory) may grow to.
     receive_allowance: usize,
 }
@@ -203,8 +198,6 @@ impl Connection {
             keepalive: None,
             deflate: None,
             last_arrival: None,
-            clock: None,
-            deflate_check: None,
             receive_allowance: usize::MAX,
         }
     }
@@ -212,9 +205,11 @@ impl Connection {
     /// Tells the connection the time now. Its deadlines count from the latest time it
     /// was told, by this, [`heard_from_peer`](Self::heard_from_peer) or
     /// [`handle_timeout`](Self::handle_timeout); a shell calls it when the connection
-    /// opens.
+    /// opens, once [`enable_deflate`](Self::enable_deflate) has been.
     pub fn set_clock(&mut self, now: std::time::Instant) {
-        self.clock = Some(now);
+        if let Some(codec) = self.deflate.as_mut() {
+            codec.tell_time(now);
+        }
     }
 
     /// Turns on permessage-deflate with the parameters agreed in the handshake;
@@ -227,7 +222,7 @@ impl Connection {
     /// with [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout),
     /// and report arrivals with [`heard_from_peer`](Self::heard_from_peer).
     pub fn set_keepalive(&mut self, settings: Keepalive, now: std::time::Instant) {
-        self.clock = Some(now);
+        self.set_clock(now);
         self.keepalive = Some(Box::new(KeepaliveTimer::new(settings, now)));
     }
 
@@ -235,7 +230,7 @@ impl Connection {
     /// is making progress.
     pub fn heard_from_peer(&mut self, now: std::time::Instant) {
         self.last_arrival = Some(now);
-        self.clock = Some(now);
+        self.set_clock(now);
         if let Some(timer) = self.keepalive.as_mut() {
             timer.heard(now);
         }
@@ -252,47 +247,8 @@ impl Connection {
         keepalive
             .into_iter()
             .chain(self.incomplete_deadline())
-            .chain(self.deflate_deadline())
+            .chain(self.deflate.as_ref().and_then(|codec| codec.deadline()))
             .min()
-    }
-
-    /// When to look whether the compressor and decompressor went unused, while the
-    /// connection holds them.
-    fn deflate_deadline(&self) -> Option<std::time::Instant> {
-        let codec = self.deflate.as_ref()?;
-        codec.holds_state().then_some(self.deflate_check)?
-    }
-
-    /// After the compressor or decompressor was used: makes sure a look is due,
-    /// [`DeflateConfig::release_after`] after the latest time told (a look that finds
-    /// the time long past finds them used, and looks again that long after it).
-    fn arm_deflate_check(&mut self) {
-        if self.deflate_check.is_some() {
-            return;
-        }
-        let after = self.deflate.as_ref().and_then(|codec| codec.release_after);
-        if let (Some(clock), Some(after)) = (self.clock, after) {
-            self.deflate_check = Some(clock + after);
-        }
-    }
-
-    /// Frees the compressor and decompressor if they went unused since the last look.
-    fn check_deflate(&mut self, now: std::time::Instant) {
-        if self
-            .deflate_deadline()
-            .is_none_or(|deadline| now < deadline)
-        {
-            return;
-        }
-        let Some(codec) = self.deflate.as_mut() else {
-            return;
-        };
-        if codec.take_used() {
-            self.deflate_check = codec.release_after.map(|after| now + after);
-        } else {
-            codec.release();
-            self.deflate_check = None;
-        }
     }
 
     /// When a half-received frame or message has waited too long for more.
@@ -313,8 +269,9 @@ impl Connection {
         if self.state != State::Open {
             return Ok(());
         }
-        self.clock = Some(now);
-        self.check_deflate(now);
+        if let Some(codec) = self.deflate.as_mut() {
+            codec.handle_timeout(now);
+        }
         if self
             .incomplete_deadline()
             .is_some_and(|deadline| now >= deadline)
@@ -728,7 +685,6 @@ impl Connection {
             &mut partial.inflated,
             self.limits.max_message_size,
         )?;
-        self.arm_deflate_check();
         if partial.is_text {
             self.utf8
                 .feed(&partial.inflated[start..])
@@ -870,7 +826,6 @@ impl Connection {
                     codec.compress(payload, compressed);
                     encode_frame(output, opcode, true, 0b100, mask, compressed);
                 });
-                self.arm_deflate_check();
             }
             _ => self.queue_frame(opcode, true, payload),
         }

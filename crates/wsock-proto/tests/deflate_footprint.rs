@@ -32,11 +32,11 @@ fn idle_server_bytes(config: Option<DeflateConfig>, quiet: bool) -> isize {
     let wire = client.take_output();
     let before = live();
     let mut server = Connection::new(Role::Server);
-    let t0 = std::time::Instant::now();
-    server.set_clock(t0);
     if let (Some(config), Some(params)) = (&config, &params) {
         server.enable_deflate(params, config);
     }
+    let t0 = std::time::Instant::now();
+    server.set_clock(t0);
     server.receive_data(&wire);
     match server.next_event().unwrap() {
         Some(Event::Message(received)) => assert_eq!(received, Message::text(message.clone())),

@@ -2,6 +2,8 @@
 
 use flate2::{Decompress, FlushDecompress, Status};
 
+use std::time::{Duration, Instant};
+
 use super::shared::{compress_into, compress_standalone, Settings};
 use super::{DeflateConfig, DeflateParams};
 use crate::connection::Role;
@@ -35,10 +37,34 @@ pub(crate) struct DeflateCodec {
     sent: Window,
     /// The last bytes inflated, up to the peer's window, likewise.
     received: Window,
-    /// Whether the compressor or decompressor was used since the last idle check.
+    /// When to free the compressor and decompressor.
+    idle: IdleClock,
+}
+
+/// When a codec's compressor and decompressor go unused long enough to be freed: a
+/// look is due [`DeflateConfig::release_after`] after they were used (counted from the
+/// latest time the shell told), and a look that finds them used since the last one
+/// looks again that long after.
+#[derive(Debug, Default)]
+struct IdleClock {
+    release_after: Option<Duration>,
+    /// The latest time told.
+    now: Option<Instant>,
+    /// The next look, while one is due.
+    look_at: Option<Instant>,
+    /// Used since the last look.
     used: bool,
-    /// How long they may sit unused before [`release`](Self::release).
-    pub(crate) release_after: Option<std::time::Duration>,
+}
+
+impl IdleClock {
+    fn used(&mut self) {
+        self.used = true;
+        if self.look_at.is_none() {
+            if let (Some(now), Some(after)) = (self.now, self.release_after) {
+                self.look_at = Some(now + after);
+            }
+        }
+    }
 }
 
 /// The newest bytes of a stream, up to a window's size: a ring, so that keeping it
@@ -150,8 +176,10 @@ impl DeflateCodec {
             stream_ended: false,
             sent: Window::new(ours.0.min(config.compressor_window_bits).clamp(9, 15)),
             received: Window::new(theirs.0.clamp(9, 15)),
-            used: false,
-            release_after: config.release_after,
+            idle: IdleClock {
+                release_after: config.release_after,
+                ..IdleClock::default()
+            },
         }
     }
 
@@ -188,9 +216,30 @@ impl DeflateCodec {
         self.compressor.is_some() || self.decompressor.is_some()
     }
 
-    /// Whether they were used since the last call.
-    pub(crate) fn take_used(&mut self) -> bool {
-        std::mem::take(&mut self.used)
+    /// The time now, as the shell tells it.
+    pub(crate) fn tell_time(&mut self, now: Instant) {
+        self.idle.now = Some(now);
+    }
+
+    /// When to look whether the compressor and decompressor went unused, while this
+    /// connection holds them.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.holds_state().then_some(self.idle.look_at)?
+    }
+
+    /// Frees the compressor and decompressor if a look is due and they went unused
+    /// since the last one.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.idle.now = Some(now);
+        if self.deadline().is_none_or(|deadline| now < deadline) {
+            return;
+        }
+        if std::mem::take(&mut self.idle.used) {
+            self.idle.look_at = self.idle.release_after.map(|after| now + after);
+        } else {
+            self.release();
+            self.idle.look_at = None;
+        }
     }
 
     /// Compresses one whole message into `out` (cleared first), without the tail.
@@ -213,10 +262,10 @@ impl DeflateCodec {
                 compressor
             });
             compress_into(compressor, payload, out);
-            if self.release_after.is_some() {
+            if self.idle.release_after.is_some() {
                 self.sent.push(payload);
             }
-            self.used = true;
+            self.idle.used();
         }
         debug_assert!(out.ends_with(&TAIL));
         out.truncate(out.len().saturating_sub(TAIL.len()));
@@ -255,7 +304,7 @@ impl DeflateCodec {
         limit: usize,
     ) -> Result<(), ProtocolError> {
         let bits = self.decompress_bits;
-        let keeps_context = !self.decompress_reset && self.release_after.is_some();
+        let keeps_context = !self.decompress_reset && self.idle.release_after.is_some();
         let received = &mut self.received;
         let decompressor = self.decompressor.get_or_insert_with(|| {
             let mut decompressor = Box::new(Decompress::new_with_window_bits(false, bits));
@@ -266,7 +315,7 @@ impl DeflateCodec {
             }
             decompressor
         });
-        self.used = true;
+        self.idle.used();
         let start = out.len();
         let result = Self::inflate_with(decompressor, input, out, limit, &mut self.stream_ended);
         if keeps_context {
