@@ -59,6 +59,9 @@ pub struct EchoArgs {
     /// with (the stream and its ratio are unchanged); 0 keeps them while it lives.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     deflate_release_after: f64,
+    /// zlib compression level, 1 (fastest) to 9 (smallest).
+    #[arg(long, value_name = "LEVEL", default_value_t = DeflateConfig::default().level, value_parser = clap::value_parser!(u32).range(1..=9))]
+    deflate_level: u32,
     /// Largest message accepted, in bytes (after decompression); larger ones close
     /// the connection with 1009.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_message_size)]
@@ -126,6 +129,7 @@ pub async fn run(args: EchoArgs) -> wsock::Result<()> {
                 .then(|| Duration::from_secs_f64(args.deflate_release_after));
             let config = DeflateConfig::default()
                 .threshold(args.deflate_threshold)
+                .level(args.deflate_level)
                 .release_after(release_after)
                 .no_context_takeover(args.deflate_shared);
             match args.deflate_window_bits {
