@@ -7,19 +7,12 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::bounded;
+use common::{bounded, next_text};
 use wsock::broadcast::{
     Backplane, BoxFuture, HistoryOptions, Hub, HubOptions, Inbound, Position, Received, Replay,
     SlowConsumer, Subscription,
 };
 use wsock::Message;
-
-async fn next_text(member: &mut Subscription) -> String {
-    match bounded(member.recv()).await {
-        Received::Message(prepared) => prepared.message().as_text().unwrap().to_owned(),
-        other => panic!("expected a message, got {other:?}"),
-    }
-}
 
 async fn texts(member: &mut Subscription, count: usize) -> Vec<String> {
     let mut texts = Vec::new();

@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{bounded, PATIENCE};
+use common::{bounded, next_text, PATIENCE};
 use wsock::broadcast::{
     HistoryOptions, Hub, Position, Received, RedisBackplane, RedisOptions, Subscription,
 };
@@ -76,13 +76,6 @@ fn node(redis: &Redis, max_messages: usize) -> Hub {
         .history(HistoryOptions::default())
         .backplane(backplane)
         .build()
-}
-
-async fn next_text(member: &mut Subscription) -> String {
-    match bounded(member.recv()).await {
-        Received::Message(prepared) => prepared.message().as_text().unwrap().to_owned(),
-        other => panic!("expected a message, got {other:?}"),
-    }
 }
 
 /// Publishes probes on `from` until `to` hears one through Redis (with a position):

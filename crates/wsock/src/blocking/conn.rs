@@ -104,8 +104,10 @@ impl<S: Transport> Conn<S> {
     ) -> Result<Self> {
         // The same clocks as the async shell: keepalive pings, the idle timeout, and
         // (always) the incomplete-message timeout, driven by the read timeout.
-        // The time the deflate state's release counts from (docs of set_clock).
-        core.set_clock(Instant::now());
+        if core.deflate_enabled() {
+            // The time the deflate state's release counts from (docs of set_clock).
+            core.set_clock(Instant::now());
+        }
         let keepalive = config.keepalive;
         if keepalive.ping_interval.is_some() || keepalive.idle_timeout.is_some() {
             core.set_keepalive(keepalive, Instant::now());

@@ -131,7 +131,7 @@ pub(crate) enum Recovery {
     /// Everything after the position, oldest first (possibly nothing).
     Messages(Vec<(Position, PreparedMessage)>),
     /// Some of it is gone; the reason is for logs.
-    Lost(&'static str),
+    Lost(std::borrow::Cow<'static, str>),
 }
 
 impl MemoryHistory {
@@ -185,20 +185,20 @@ impl MemoryHistory {
     ) -> Recovery {
         self.expire(options, now);
         let Some(last) = last else {
-            return Recovery::Lost("the room has no history");
+            return Recovery::Lost("the room has no history".into());
         };
         if since.epoch != last.epoch {
-            return Recovery::Lost("the room's history was lost since (a new epoch)");
+            return Recovery::Lost("the room's history was lost since (a new epoch)".into());
         }
         if since.offset > last.offset {
-            return Recovery::Lost("the position is ahead of the room's history");
+            return Recovery::Lost("the position is ahead of the room's history".into());
         }
         if since == last {
             return Recovery::Messages(Vec::new());
         }
         let oldest = self.entries.front().map(|(position, _, _)| *position);
         if oldest.is_none_or(|oldest| oldest.offset > since.offset + 1) {
-            return Recovery::Lost("the messages after the position were trimmed");
+            return Recovery::Lost("the messages after the position were trimmed".into());
         }
         let skip = (since.offset + 1 - oldest.map_or(0, |o| o.offset)) as usize;
         Recovery::Messages(

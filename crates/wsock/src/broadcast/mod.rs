@@ -322,12 +322,9 @@ impl Hub {
                         })
                         .collect(),
                 ),
-                Replay::Lost(why) => {
-                    tracing::debug!(room, %since, %why, "a returning member missed messages");
-                    Recovery::Lost("the backplane no longer has them")
-                }
+                Replay::Lost(why) => Recovery::Lost(why.into()),
             },
-            (None, None) => Recovery::Lost("the hub keeps no history"),
+            (None, None) => Recovery::Lost("the hub keeps no history".into()),
         };
         member.recovered(since, recovery);
         member
@@ -360,7 +357,6 @@ impl Hub {
         let new_room = state.members.is_empty();
         state.members.insert(id, member);
         state.emptied = None;
-        let joined_at = state.last;
         let last = state.last;
         let recovery = match (since, local, state.history.is_some(), &self.inner.history) {
             (Some(since), true, true, Some(options)) => rooms.in_history(room, |history| {
@@ -369,7 +365,7 @@ impl Hub {
             (Some(since), true, _, _) if Some(since) == last => {
                 Some(Recovery::Messages(Vec::new()))
             }
-            (Some(_), true, _, _) => Some(Recovery::Lost("the hub keeps no history")),
+            (Some(_), true, _, _) => Some(Recovery::Lost("the hub keeps no history".into())),
             _ => None,
         };
         drop(rooms);
@@ -381,7 +377,7 @@ impl Hub {
             receiver,
             queued,
             eviction,
-            joined_at,
+            last,
         );
         (subscription, recovery)
     }

@@ -116,7 +116,7 @@ impl Subscription {
                     .collect();
             }
             Recovery::Lost(why) => {
-                tracing::debug!(room = self.room, %since, why, "a returning member missed messages");
+                tracing::debug!(room = self.room, %since, %why, "a returning member missed messages");
                 self.last = None;
                 self.gap_first = true;
             }

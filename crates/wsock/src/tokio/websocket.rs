@@ -107,8 +107,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         protocol: Option<String>,
         config: Arc<Config>,
     ) -> Self {
-        // The time the deflate state's release counts from (docs of set_clock).
-        core.set_clock(now());
+        if core.deflate_enabled() {
+            // The time the deflate state's release counts from (docs of set_clock).
+            core.set_clock(now());
+        }
         let keepalive = config.keepalive;
         if keepalive.ping_interval.is_some() || keepalive.idle_timeout.is_some() {
             core.set_keepalive(keepalive, now());

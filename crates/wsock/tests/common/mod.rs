@@ -225,3 +225,13 @@ pub fn extended_connect(uri: &str) -> http::Request<()> {
         .insert(h2::ext::Protocol::from("websocket"));
     request
 }
+
+/// The next thing a hub member receives, which must be a text message.
+pub async fn next_text(member: &mut wsock::broadcast::Subscription) -> String {
+    match bounded(member.recv()).await {
+        wsock::broadcast::Received::Message(prepared) => {
+            prepared.message().as_text().unwrap().to_owned()
+        }
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
