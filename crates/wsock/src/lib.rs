@@ -70,6 +70,7 @@ mod error;
 pub mod guide;
 #[cfg(feature = "json")]
 pub mod json;
+mod listen;
 pub mod metrics;
 pub mod proxy;
 pub mod reconnect;

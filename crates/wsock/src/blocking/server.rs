@@ -185,13 +185,14 @@ impl Server {
             options,
             active: Arc::default(),
             read_budget: self.read_budget,
+            accepted_nodelay: crate::listen::nodelay_on_listener(&self.listener),
             #[cfg(feature = "tls")]
             tls: self.tls,
         });
         tracing::info!(addr = ?self.listener.local_addr().ok(), "serving WebSockets (blocking)");
-        for stream in self.listener.incoming() {
-            let stream = match stream {
-                Ok(stream) => stream,
+        loop {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: let some free up.
                     tracing::warn!(%error, "accept failed");
@@ -211,13 +212,12 @@ impl Server {
                 .name("wsock-conn".into())
                 .spawn(move || {
                     let _slot = slot;
-                    shared.serve_connection(stream);
+                    shared.serve_connection(stream, peer);
                 });
             if let Err(error) = spawned {
                 tracing::warn!(%error, "could not start a connection thread");
             }
         }
-        Ok(())
     }
 }
 
@@ -259,16 +259,17 @@ struct Shared {
     options: AcceptOptions,
     active: Arc<AtomicUsize>,
     read_budget: ReadBudget,
+    /// Whether accepted sockets come with `TCP_NODELAY` from the listener.
+    accepted_nodelay: bool,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
 }
 
 impl Shared {
-    fn serve_connection(&self, tcp: TcpStream) {
-        let peer = tcp
-            .peer_addr()
-            .map_or_else(|_| "?".into(), |a| a.to_string());
-        let _ = tcp.set_nodelay(true);
+    fn serve_connection(&self, tcp: TcpStream, peer: SocketAddr) {
+        if !self.accepted_nodelay {
+            let _ = tcp.set_nodelay(true);
+        }
         let stream = match self.secure(tcp) {
             Ok(stream) => stream,
             Err(error) => {

@@ -392,6 +392,7 @@ impl Server {
             write_budget: self.write_budget.clone(),
             read_budget: self.read_budget.clone(),
             max_streams: self.max_streams,
+            accepted_nodelay: crate::listen::nodelay_on_listener(&self.listener),
         });
         let tls = setup.tls.is_some();
         tracing::info!(addr = ?self.listener.local_addr().ok(), tls, http2 = tls && self.http2, paths = ?setup.routes.websockets.keys().collect::<Vec<_>>(), pages = ?setup.routes.pages.keys().collect::<Vec<_>>(), "serving WebSockets");
@@ -475,6 +476,8 @@ pub(super) struct Setup {
     write_budget: WriteBudget,
     read_budget: ReadBudget,
     pub(super) max_streams: u32,
+    /// Whether accepted sockets come with `TCP_NODELAY` from the listener.
+    accepted_nodelay: bool,
 }
 
 impl Setup {
@@ -565,7 +568,9 @@ async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, String)> {
 /// The TLS handshake (if any) and the WebSocket one, within the handshake timeout.
 async fn establish(stream: TcpStream, peer: SocketAddr, setup: &Setup) -> Option<Established> {
     // Small frames are the common case; Nagle would delay them behind the previous ACK.
-    let _ = stream.set_nodelay(true);
+    if !setup.accepted_nodelay {
+        let _ = stream.set_nodelay(true);
+    }
     let started = tokio::time::Instant::now();
     let timeout = setup.options.handshake_timeout;
     let stream = match &setup.tls {
