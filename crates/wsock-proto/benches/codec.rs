@@ -1,6 +1,7 @@
 //! The codec's hot paths, without sockets: masking, UTF-8 validation, frame headers,
 //! whole messages encoded and decoded at 16 B, 1 KiB, 64 KiB and 1 MiB, and parsing an
-//! upgrade request.
+//! upgrade request; and a server's echo of a batch of 8 binary messages as one read
+//! brings them, the hot path of `benches/compare.sh`'s pipelined cells.
 //!
 //! `cargo bench -p wsock-proto --bench codec`
 
@@ -126,5 +127,44 @@ User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safa
     });
 }
 
-criterion_group!(benches, masking, utf8, frame_header, messages, handshake);
+/// A server receiving 8 binary frames in one read, echoing each, and writing the
+/// replies out: what one wakeup of an echo loop asks of the core.
+fn echo_batch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("echo_batch");
+    for (size, label) in [(16, "16B"), (1 << 10, "1KiB")] {
+        let mut client = Connection::new(Role::Client);
+        for _ in 0..8 {
+            client.send_binary(&vec![b'x'; size]).unwrap();
+        }
+        let wire = client.take_output();
+        group.throughput(Throughput::Elements(8));
+        group.bench_function(BenchmarkId::from_parameter(label), |b| {
+            let mut server = Connection::new(Role::Server);
+            b.iter(|| {
+                server.receive_data(black_box(&wire));
+                while let Some(event) = server.next_event().unwrap() {
+                    if let Event::Message(message) = event {
+                        server.send(&message).unwrap();
+                    }
+                }
+                let mut slices = [std::io::IoSlice::new(&[]); 16];
+                let count = server.output_slices(&mut slices);
+                let written: usize = slices[..count].iter().map(|s| s.len()).sum();
+                server.consume_output(black_box(written));
+                server.release_idle_buffers();
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    masking,
+    utf8,
+    frame_header,
+    messages,
+    handshake,
+    echo_batch
+);
 criterion_main!(benches);

@@ -251,10 +251,23 @@ impl Connection {
             .min()
     }
 
+    /// Whether [`heard_from_peer`](Self::heard_from_peer) needs the time of the latest
+    /// arrival: with keepalive or deflate on, or while part of a frame or message is
+    /// held. A shell that reads often may note its reads without the clock and, once
+    /// they have become events, report an arrival with the time only when this is true,
+    /// so that a read that brought whole messages costs no clock read.
+    pub fn arrival_needs_clock(&self) -> bool {
+        self.keepalive.is_some() || self.deflate.is_some() || self.holding_input()
+    }
+
+    /// Whether part of a frame or message is held, waiting for the rest.
+    fn holding_input(&self) -> bool {
+        self.pending.is_some() || self.partial.is_some() || !self.input.is_empty()
+    }
+
     /// When a half-received frame or message has waited too long for more.
     fn incomplete_deadline(&self) -> Option<std::time::Instant> {
-        let holding = self.pending.is_some() || self.partial.is_some() || !self.input.is_empty();
-        holding.then(|| {
+        self.holding_input().then(|| {
             self.last_arrival
                 .map(|at| at + self.limits.incomplete_message_timeout)
         })?
@@ -593,6 +606,16 @@ impl Connection {
         payload: BytesMut,
     ) -> Result<Option<Event>, ProtocolError> {
         match header.opcode {
+            OpCode::Text | OpCode::Binary if header.fin && !compressed => {
+                // A whole message in one frame, the common case: nothing to join. An
+                // empty one keeps no hold on the receive buffer.
+                let payload = match payload.is_empty() {
+                    true => Bytes::new(),
+                    false => payload.freeze(),
+                };
+                let message = self.message(header.opcode == OpCode::Text, payload)?;
+                Ok(Some(message))
+            }
             OpCode::Text | OpCode::Binary => {
                 let mut partial = PartialMessage {
                     is_text: header.opcode == OpCode::Text,
@@ -700,6 +723,11 @@ impl Connection {
         } else {
             partial.joined()
         };
+        self.message(is_text, payload)
+    }
+
+    /// The event for a whole message, its text's validation finished.
+    fn message(&mut self, is_text: bool, payload: Bytes) -> Result<Event, ProtocolError> {
         let message = if is_text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             Message::Text(Utf8Bytes::from_validated(payload))

@@ -1039,6 +1039,7 @@ mod incomplete_messages {
     //! A half-sent frame or message is held only while it makes progress; on virtual
     //! time.
     use super::*;
+    use crate::keepalive::Keepalive;
     use std::time::{Duration, Instant};
 
     const TIMEOUT: Duration = Duration::from_secs(30);
@@ -1076,6 +1077,35 @@ mod incomplete_messages {
         assert_eq!(sent(&mut s)[0].0, 0x88);
         assert_eq!(error.close_code(), CloseCode::POLICY_VIOLATION);
         assert_eq!(s.receive_memory(), 0, "what it held is freed");
+    }
+
+    #[test]
+    fn only_a_held_frame_or_a_timer_needs_the_time_of_arrival() {
+        let mut s = server();
+        s.receive_data(&masked(0x81, b"whole"));
+        while let Ok(Some(_)) = s.next_event() {}
+        assert!(!s.arrival_needs_clock(), "whole messages need no clock");
+        let frame = masked(0x82, &[7; 100]);
+        s.receive_data(&frame[..50]);
+        while let Ok(Some(_)) = s.next_event() {}
+        assert!(s.arrival_needs_clock(), "half a frame is held");
+        s.receive_data(&frame[50..]);
+        while let Ok(Some(_)) = s.next_event() {}
+        assert!(!s.arrival_needs_clock());
+        s.receive_data(&masked(0x01, b"first half"));
+        while let Ok(Some(_)) = s.next_event() {}
+        assert!(s.arrival_needs_clock(), "half a message is held");
+
+        let mut keeping = server();
+        let settings = Keepalive {
+            ping_interval: Some(TIMEOUT),
+            ..Keepalive::default()
+        };
+        keeping.set_keepalive(settings, Instant::now());
+        assert!(
+            keeping.arrival_needs_clock(),
+            "keepalive counts every arrival"
+        );
     }
 
     #[test]

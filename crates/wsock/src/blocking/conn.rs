@@ -60,6 +60,8 @@ pub struct Conn<S: Transport = MaybeTlsStream> {
     unread: Bytes,
     payload_type: PayloadType,
     transport_closed: bool,
+    /// Whether bytes arrived since the core was last told (in `arm_read_timeout`).
+    arrived: bool,
     closing_since: Option<Instant>,
     /// The read timeout last set on the socket, to skip setting it again.
     read_timeout: Option<Duration>,
@@ -123,6 +125,7 @@ impl<S: Transport> Conn<S> {
             unread: Bytes::new(),
             payload_type: PayloadType::default(),
             transport_closed: false,
+            arrived: false,
             closing_since: None,
             read_timeout: None,
             read_share: None,
@@ -211,7 +214,7 @@ impl<S: Transport> Conn<S> {
                     self.core.receive_eof();
                 }
                 Ok(read) => {
-                    self.core.heard_from_peer(Instant::now());
+                    self.arrived = true;
                     if let Some(share) = &mut self.read_share {
                         account_received(share, &mut self.core);
                     }
@@ -284,6 +287,11 @@ impl<S: Transport> Conn<S> {
     /// connection's own clocks (keepalive, idle, a half-sent message), else none.
     fn arm_read_timeout(&mut self) -> io::Result<()> {
         let now = Instant::now();
+        // The reads since the last wait, now that they have become events: the core
+        // needs their time only for a timer or a half-received frame.
+        if std::mem::take(&mut self.arrived) && self.core.arrival_needs_clock() {
+            self.core.heard_from_peer(now);
+        }
         let deadline = if self.core.state() == State::Open {
             self.core.poll_timeout()
         } else {

@@ -67,6 +67,9 @@ pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     /// Whether `recv` returned a message since the last `send`: the one case in which
     /// a send may leave its frame queued (see [`Config::batch_writes`]).
     received_since_send: bool,
+    /// Whether bytes arrived since the core was last told (see
+    /// [`clock_arrivals`](Self::clock_arrivals)).
+    arrived: bool,
     /// Writes what is still queued, without waiting, when the WebSocket is dropped
     /// (a function pointer because `Drop` cannot require `S: AsyncWrite`).
     write_on_drop: fn(&mut Self),
@@ -130,6 +133,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             keepalive_timer: None,
             write_timer: None,
             received_since_send: false,
+            arrived: false,
             write_on_drop: Self::write_without_waiting,
             traffic: Traffic::default(),
             open: OpenConnection::default(),
@@ -152,6 +156,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
         }
         let _ = Pin::new(&mut self.io).poll_flush(&mut cx);
+    }
+
+    /// Tells the core of the reads since it was last told, once they have become
+    /// events, with the time only when it needs it: a read that brought whole messages
+    /// costs no clock read.
+    fn clock_arrivals(&mut self) {
+        if std::mem::take(&mut self.arrived) && self.core.arrival_needs_clock() {
+            self.core.heard_from_peer(now());
+        }
     }
 
     /// Polls the keepalive clock; true when it queued a ping or failed the connection.
@@ -408,8 +421,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 return Poll::Pending;
             }
             match self.poll_read_input(cx) {
-                Poll::Pending if self.poll_keepalive(cx) => continue,
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.clock_arrivals();
+                    if self.poll_keepalive(cx) {
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Ok(0)) => {
                     if self.core.state() == State::Open {
                         self.error
@@ -418,7 +436,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     self.core.receive_eof();
                 }
                 Poll::Ready(Ok(read)) => {
-                    self.core.heard_from_peer(now());
+                    self.arrived = true;
                     self.account_received();
                     self.traffic.bytes_received(read);
                     self.traffic.report(self.core.role());
