@@ -14,7 +14,8 @@ use crate::metrics::{budget_gauge, budget_moved, BudgetGauge};
 /// total stays under the limit plus one message per connection. As a [`ReadBudget`],
 /// it counts received data held in memory (receive buffers and messages in
 /// reassembly): while the total is over the limit, a connection that wants to hold
-/// more than a little is closed with 1013 (try again later).
+/// more than a little is closed with 1013 (try again later). Each connection's bytes
+/// are counted rounded up to 4 KiB, so the count errs on the safe side.
 ///
 /// ```
 /// let budget = wsock::WriteBudget::new(64 << 20);
@@ -89,6 +90,13 @@ impl Budget {
     }
 }
 
+/// What a [`Share`] counts in: a connection's bytes rounded up to a whole number of
+/// these. An echo queues a few bytes per message and writes them all at once, and
+/// counting each message in the shared total would cost an atomic operation apiece;
+/// counted this way, a batch of small messages moves the total twice (up at its first
+/// message, down once written). Rounding up keeps the budget on the safe side.
+pub(crate) const SHARE_GRANULE: usize = 4 << 10;
+
 /// One connection's share of a [`Budget`]: what it last counted, given back when the
 /// share is dropped.
 #[derive(Debug)]
@@ -99,6 +107,7 @@ pub(crate) struct Share {
 
 impl Share {
     pub(crate) fn new(budget: Budget, now: usize) -> Self {
+        let now = rounded_up(now);
         budget.update(0, now);
         Self {
             budget,
@@ -106,8 +115,10 @@ impl Share {
         }
     }
 
-    /// Counts `now` bytes for this connection instead of what it counted before.
+    /// Counts `now` bytes (rounded up to [`SHARE_GRANULE`]) for this connection instead
+    /// of what it counted before.
     pub(crate) fn set(&mut self, now: usize) {
+        let now = rounded_up(now);
         self.budget.update(self.counted, now);
         self.counted = now;
     }
@@ -121,6 +132,10 @@ impl Drop for Share {
     fn drop(&mut self) {
         self.budget.update(self.counted, 0);
     }
+}
+
+fn rounded_up(bytes: usize) -> usize {
+    bytes.div_ceil(SHARE_GRANULE).saturating_mul(SHARE_GRANULE)
 }
 
 /// Received data a connection may hold even while its server's read budget is spent:
@@ -153,19 +168,36 @@ pub(crate) fn account_received(share: &mut Share, conn: &mut wsock_proto::Connec
 mod tests {
     use super::*;
 
+    const KIB4: usize = SHARE_GRANULE;
+
     #[test]
     fn shares_add_up_and_are_given_back_when_dropped() {
-        let budget = Budget::new(100);
-        let mut a = Share::new(budget.clone(), 30);
-        let b = Share::new(budget.clone(), 50);
-        assert_eq!(budget.used(), 80);
+        let budget = Budget::new(5 * KIB4);
+        let mut a = Share::new(budget.clone(), KIB4);
+        let b = Share::new(budget.clone(), 2 * KIB4);
+        assert_eq!(budget.used(), 3 * KIB4);
         assert!(!budget.is_spent());
-        a.set(60);
+        a.set(3 * KIB4);
         assert!(budget.is_spent());
-        a.set(10);
-        assert_eq!(budget.used(), 60);
+        a.set(KIB4 / 2);
+        assert_eq!(budget.used(), 3 * KIB4);
         drop(b);
         drop(a);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn shares_count_whole_granules_rounded_up() {
+        let budget = Budget::new(1 << 20);
+        let mut share = Share::new(budget.clone(), 0);
+        assert_eq!(budget.used(), 0, "nothing held counts nothing");
+        share.set(18);
+        assert_eq!(budget.used(), KIB4, "a few bytes count a whole granule");
+        share.set(KIB4);
+        assert_eq!(budget.used(), KIB4);
+        share.set(KIB4 + 1);
+        assert_eq!(budget.used(), 2 * KIB4);
+        share.set(0);
         assert_eq!(budget.used(), 0);
     }
 }

@@ -27,6 +27,9 @@ use crate::metrics::{self, OpenConnection, Traffic};
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 << 10;
 
+/// Reads after which a connection that never had to wait looks at the shutdown token.
+const READS_PER_GOING_AWAY_CHECK: u8 = 32;
+
 /// Unsent output past which a deferred send writes anyway.
 const BATCH_BYTES: usize = 64 << 10;
 
@@ -70,6 +73,8 @@ pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     /// Whether bytes arrived since the core was last told (see
     /// [`clock_arrivals`](Self::clock_arrivals)).
     arrived: bool,
+    /// Reads since the shutdown token was last looked at.
+    reads_since_going_away: u8,
     /// Writes what is still queued, without waiting, when the WebSocket is dropped
     /// (a function pointer because `Drop` cannot require `S: AsyncWrite`).
     write_on_drop: fn(&mut Self),
@@ -134,6 +139,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             write_timer: None,
             received_since_send: false,
             arrived: false,
+            reads_since_going_away: 0,
             write_on_drop: Self::write_without_waiting,
             traffic: Traffic::default(),
             open: OpenConnection::default(),
@@ -413,17 +419,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     };
                 }
             }
-            if self.poll_going_away(cx) {
+            // A busy connection looks at the shutdown every so many reads; one about to
+            // wait always does, so that the shutdown wakes it.
+            if self.reads_since_going_away >= READS_PER_GOING_AWAY_CHECK && self.poll_going_away(cx)
+            {
                 continue;
             }
             if !write_ready && self.must_drain() {
                 // The peer is not reading what we owe it; stop reading what it sends.
+                if self.poll_going_away(cx) {
+                    continue;
+                }
                 return Poll::Pending;
             }
             match self.poll_read_input(cx) {
                 Poll::Pending => {
                     self.clock_arrivals();
-                    if self.poll_keepalive(cx) {
+                    if self.poll_going_away(cx) || self.poll_keepalive(cx) {
                         continue;
                     }
                     return Poll::Pending;
@@ -437,6 +449,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
                 Poll::Ready(Ok(read)) => {
                     self.arrived = true;
+                    self.reads_since_going_away = self.reads_since_going_away.saturating_add(1);
                     self.account_received();
                     self.traffic.bytes_received(read);
                     self.traffic.report(self.core.role());
@@ -447,10 +460,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Whether the server has just started shutting down, in which case the close
-    /// frame (1001) is queued. Polled before each read from the socket rather than
-    /// for every message: the token's wait takes a lock that every connection of the
-    /// server shares.
+    /// frame (1001) is queued. Polled before the connection waits, and every
+    /// [`READS_PER_GOING_AWAY_CHECK`] reads, rather than for every message or read: the
+    /// token's wait takes two locks that every connection of the server shares.
     fn poll_going_away(&mut self, cx: &mut Context<'_>) -> bool {
+        self.reads_since_going_away = 0;
         let Some(going_away) = self.going_away.as_mut() else {
             return false;
         };
