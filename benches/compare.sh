@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # wsock against the fastest Rust WebSocket servers and a plain epoll ceiling, for
 # docs/performance.md. Each server runs on core 0 and `wsock bench` on core 1
-# (taskset); every cell runs SECS seconds per server, the servers interleaved
-# (A B C ... A B C ...) ROUNDS times; then each server holds 10,000 idle connections
+# (taskset); after one discarded warm-up run, every cell runs SECS seconds per
+# server, the servers interleaved ROUNDS times, each round starting one server later
+# (A B C, B C A, C A B, ...); then each server holds 10,000 idle connections
 # for the memory figure, and meets a connection storm (STORM connections opened as
 # fast as `wsock bench --connect-only` can, 64 at a time, ROUNDS times interleaved).
 # Raw results go to target/compare/results.jsonl and the
@@ -91,10 +92,21 @@ run_cell() { # server conns size pipeline [flags...]
   echo "  $server: $(echo "$result" | head -c 160)" >&2
 }
 
+# The servers in the order of round $1: each round starts one server later, so that no
+# server always runs first (right after a server start-up or the build, a cold
+# machine) or always after the same neighbour.
+rotated() {
+  local shift=$(( ($1 - 1) % ${#ORDER[@]} ))
+  echo "${ORDER[@]:shift}" "${ORDER[@]:0:shift}"
+}
+
+# A warm-up run, discarded: the first run after the build is slower for every server.
+OUT=/dev/null run_cell "${ORDER[0]}" 100 16 8 2>/dev/null
+
 for round in $(seq "$ROUNDS"); do
   for cell in "${CELLS[@]}"; do
     echo "round $round, cell $cell" >&2
-    for server in "${ORDER[@]}"; do
+    for server in $(rotated "$round"); do
       # shellcheck disable=SC2086
       run_cell "$server" $cell
     done
@@ -127,7 +139,7 @@ done
 if [ "$STORM" -gt 0 ]; then
   for round in $(seq "$ROUNDS"); do
     echo "round $round, a storm of $STORM connections" >&2
-    for server in "${ORDER[@]}"; do
+    for server in $(rotated "$round"); do
       start_server "$server"
       before=$(cpu_ns "$PID")
       result=$(taskset -c 1 "$WSOCK" bench "ws://127.0.0.1:$PORT/" --connect-only -c "$STORM" \
