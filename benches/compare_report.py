@@ -2,7 +2,9 @@
 per cell and server, the median messages/s with min-max, messages per server-CPU
 second, round-trip latency, and ratios against the fastest Rust peer and the ceiling;
 then memory per idle connection, and handshakes per server-CPU second in a connection
-storm."""
+storm; last, wsock against each peer round by round (the median of the per-round
+ratios, and the rounds wsock won), which is fairer than the medians' ratio against
+the best of several peers where all of them are equal within noise."""
 import json
 import statistics
 import sys
@@ -111,6 +113,46 @@ def main(path):
                 f"| {server} | {m['n']} | {m['rate']:,.0f} | {m['per_cpu']:,.0f} "
                 f"| {m['p50']:.0f} / {m['p99']:.0f} | {vs} |"
             )
+
+    paired = {cell: {server: per_round(rows, cell_rate) for (c, server), rows in runs.items() if c == cell} for cell in cells}
+    paired["storm"] = {server: per_round(rows, storm_rate) for server, rows in storms.items()}
+    print_paired(paired)
+
+
+def cell_rate(row):
+    return row["bench"]["messages"] / max(row["server_cpu_s"], 1e-9)
+
+
+def storm_rate(row):
+    return row["storm"] / max(row["server_cpu_s"], 1e-9)
+
+
+def per_round(rows, rate):
+    """Each round's figure per server-CPU second, None where the run failed."""
+    return [rate(r) if r["bench"] else None for r in rows]
+
+
+def print_paired(paired):
+    """wsock against each other server that ran the same rounds of a cell (the peers,
+    the ceiling, or an earlier build in an A/B run): the median of the per-round
+    ratios, and in how many rounds wsock was at least as cheap."""
+    lines = []
+    for cell, servers in paired.items():
+        ours = servers.get("wsock")
+        if not ours:
+            continue
+        for peer, theirs in servers.items():
+            if peer == "wsock" or len(theirs) != len(ours):
+                continue
+            ratios = [a / b for a, b in zip(ours, theirs) if a and b]
+            if ratios:
+                won = sum(r >= 1 for r in ratios)
+                lines.append(f"| {cell} | {peer} | {statistics.median(ratios):.2f} | {won} of {len(ratios)} |")
+    if lines:
+        print()
+        print("| cell | against | wsock / it, median of the rounds | rounds wsock won |")
+        print("|---|---|---|---|")
+        print("\n".join(lines))
 
 
 if __name__ == "__main__":
