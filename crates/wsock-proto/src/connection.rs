@@ -170,6 +170,9 @@ pub struct Connection {
     deflate: Option<Box<DeflateCodec>>,
     /// When bytes last arrived, for [`Limits::incomplete_message_timeout`].
     last_arrival: Option<std::time::Instant>,
+    /// Whether bytes arrived since the time was last reported (see
+    /// [`note_arrival`](Self::note_arrival)).
+    unclocked_arrival: bool,
     /// The most [`receive_memory`](Self::receive_memory) may grow to.
     receive_allowance: usize,
 }
@@ -198,6 +201,7 @@ impl Connection {
             keepalive: None,
             deflate: None,
             last_arrival: None,
+            unclocked_arrival: false,
             receive_allowance: usize::MAX,
         }
     }
@@ -229,6 +233,7 @@ impl Connection {
     /// Records that bytes arrived at `now`: the peer is alive, and a half-sent message
     /// is making progress.
     pub fn heard_from_peer(&mut self, now: std::time::Instant) {
+        self.unclocked_arrival = false;
         self.last_arrival = Some(now);
         self.set_clock(now);
         if let Some(timer) = self.keepalive.as_mut() {
@@ -251,13 +256,22 @@ impl Connection {
             .min()
     }
 
-    /// Whether [`heard_from_peer`](Self::heard_from_peer) needs the time of the latest
-    /// arrival: with keepalive or deflate on, or while part of a frame or message is
-    /// held. A shell that reads often may note its reads without the clock and, once
-    /// they have become events, report an arrival with the time only when this is true,
-    /// so that a read that brought whole messages costs no clock read.
-    pub fn arrival_needs_clock(&self) -> bool {
-        self.keepalive.is_some() || self.deflate.is_some() || self.holding_input()
+    /// Notes that bytes arrived, without the time: a shell that reads often calls this
+    /// for every read (straight into [`input_buffer`](Self::input_buffer); it is implied
+    /// by [`receive_data`](Self::receive_data)) and asks
+    /// [`arrival_needs_clock`](Self::arrival_needs_clock) once the reads have become
+    /// events, so that a read that brought whole messages costs no clock read.
+    pub fn note_arrival(&mut self) {
+        self.unclocked_arrival = true;
+    }
+
+    /// Whether the arrivals noted since the time was last reported need it now, to be
+    /// passed to [`heard_from_peer`](Self::heard_from_peer): with keepalive or deflate
+    /// on, or while part of a frame or message is held. Answers each batch of noted
+    /// arrivals once.
+    pub fn arrival_needs_clock(&mut self) -> bool {
+        std::mem::take(&mut self.unclocked_arrival)
+            && (self.keepalive.is_some() || self.deflate.is_some() || self.holding_input())
     }
 
     /// Whether part of a frame or message is held, waiting for the rest.
@@ -402,6 +416,7 @@ impl Connection {
     pub fn receive_data(&mut self, data: &[u8]) {
         if self.state != State::Closed {
             self.input.extend_from_slice(data);
+            self.note_arrival();
         }
     }
 

@@ -1102,6 +1102,7 @@ mod incomplete_messages {
             ..Keepalive::default()
         };
         keeping.set_keepalive(settings, Instant::now());
+        keeping.note_arrival();
         assert!(
             keeping.arrival_needs_clock(),
             "keepalive counts every arrival"

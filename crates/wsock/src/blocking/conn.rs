@@ -60,8 +60,6 @@ pub struct Conn<S: Transport = MaybeTlsStream> {
     unread: Bytes,
     payload_type: PayloadType,
     transport_closed: bool,
-    /// Whether bytes arrived since the core was last told (in `arm_read_timeout`).
-    arrived: bool,
     closing_since: Option<Instant>,
     /// The read timeout last set on the socket, to skip setting it again.
     read_timeout: Option<Duration>,
@@ -125,7 +123,6 @@ impl<S: Transport> Conn<S> {
             unread: Bytes::new(),
             payload_type: PayloadType::default(),
             transport_closed: false,
-            arrived: false,
             closing_since: None,
             read_timeout: None,
             read_share: None,
@@ -214,7 +211,7 @@ impl<S: Transport> Conn<S> {
                     self.core.receive_eof();
                 }
                 Ok(read) => {
-                    self.arrived = true;
+                    self.core.note_arrival();
                     if let Some(share) = &mut self.read_share {
                         account_received(share, &mut self.core);
                     }
@@ -289,7 +286,7 @@ impl<S: Transport> Conn<S> {
         let now = Instant::now();
         // The reads since the last wait, now that they have become events: the core
         // needs their time only for a timer or a half-received frame.
-        if std::mem::take(&mut self.arrived) && self.core.arrival_needs_clock() {
+        if self.core.arrival_needs_clock() {
             self.core.heard_from_peer(now);
         }
         let deadline = if self.core.state() == State::Open {

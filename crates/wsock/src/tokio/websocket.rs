@@ -70,9 +70,6 @@ pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     /// Whether `recv` returned a message since the last `send`: the one case in which
     /// a send may leave its frame queued (see [`Config::batch_writes`]).
     received_since_send: bool,
-    /// Whether bytes arrived since the core was last told (see
-    /// [`clock_arrivals`](Self::clock_arrivals)).
-    arrived: bool,
     /// Reads since the shutdown token was last looked at.
     reads_since_going_away: u8,
     /// Writes what is still queued, without waiting, when the WebSocket is dropped
@@ -138,7 +135,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             keepalive_timer: None,
             write_timer: None,
             received_since_send: false,
-            arrived: false,
             reads_since_going_away: 0,
             write_on_drop: Self::write_without_waiting,
             traffic: Traffic::default(),
@@ -162,15 +158,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
         }
         let _ = Pin::new(&mut self.io).poll_flush(&mut cx);
-    }
-
-    /// Tells the core of the reads since it was last told, once they have become
-    /// events, with the time only when it needs it: a read that brought whole messages
-    /// costs no clock read.
-    fn clock_arrivals(&mut self) {
-        if std::mem::take(&mut self.arrived) && self.core.arrival_needs_clock() {
-            self.core.heard_from_peer(now());
-        }
     }
 
     /// Polls the keepalive clock; true when it queued a ping or failed the connection.
@@ -434,7 +421,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             match self.poll_read_input(cx) {
                 Poll::Pending => {
-                    self.clock_arrivals();
+                    // The reads have become events: the core says whether their time
+                    // matters (a timer, or part of a frame held).
+                    if self.core.arrival_needs_clock() {
+                        self.core.heard_from_peer(now());
+                    }
                     if self.poll_going_away(cx) || self.poll_keepalive(cx) {
                         continue;
                     }
@@ -448,7 +439,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     self.core.receive_eof();
                 }
                 Poll::Ready(Ok(read)) => {
-                    self.arrived = true;
+                    self.core.note_arrival();
                     self.reads_since_going_away = self.reads_since_going_away.saturating_add(1);
                     self.account_received();
                     self.traffic.bytes_received(read);
