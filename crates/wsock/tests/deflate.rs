@@ -11,15 +11,21 @@ fn deflate_server_options() -> AcceptOptions {
     AcceptOptions::default().deflate(Some(DeflateConfig::default()))
 }
 
-#[tokio::test]
-async fn messages_of_every_size_echo_compressed() {
-    let addr = echo_server(deflate_server_options()).await;
-    let mut ws = Client::new(format!("ws://{addr}/echo"))
-        .deflate(DeflateConfig::default())
+/// A client connected to an echo server, both with `config`; compression agreed.
+async fn compressed_echo(config: DeflateConfig) -> wsock::WebSocket {
+    let addr = echo_server(AcceptOptions::default().deflate(Some(config.clone()))).await;
+    let ws = Client::new(format!("ws://{addr}/echo"))
+        .deflate(config)
         .connect()
         .await
         .unwrap();
     assert!(ws.is_compressed());
+    ws
+}
+
+#[tokio::test]
+async fn messages_of_every_size_echo_compressed() {
+    let mut ws = compressed_echo(DeflateConfig::default()).await;
     for len in [0usize, 1, 63, 64, 125, 126, 65535, 65536, 1 << 20] {
         let json: String = (0..len)
             .map(|i| b"{\"k\":[1,2,3]}"[i % 13] as char)
@@ -55,13 +61,7 @@ async fn quiet_connections_free_their_deflate_state_and_carry_on() {
     // to garbage or fail the connection.
     let quickly =
         DeflateConfig::default().release_after(Some(std::time::Duration::from_millis(10)));
-    let addr = echo_server(AcceptOptions::default().deflate(Some(quickly.clone()))).await;
-    let mut ws = Client::new(format!("ws://{addr}/echo"))
-        .deflate(quickly)
-        .connect()
-        .await
-        .unwrap();
-    assert!(ws.is_compressed());
+    let mut ws = compressed_echo(quickly).await;
     for round in 0..5 {
         for i in 0..3 {
             let json = format!(
@@ -105,13 +105,7 @@ async fn lean_settings_are_negotiated_and_work() {
     let lean = DeflateConfig::default()
         .no_context_takeover(true)
         .max_window_bits(9);
-    let addr = echo_server(AcceptOptions::default().deflate(Some(lean.clone()))).await;
-    let mut ws = Client::new(format!("ws://{addr}/echo"))
-        .deflate(lean)
-        .connect()
-        .await
-        .unwrap();
-    assert!(ws.is_compressed());
+    let mut ws = compressed_echo(lean).await;
     for _ in 0..3 {
         let text = "the same text again and again ".repeat(100);
         ws.send(Message::text(text.clone())).await.unwrap();
