@@ -163,7 +163,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Polls the keepalive clock; true when it queued a ping or failed the connection.
     fn poll_keepalive(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.core.poll_timeout() else {
-            self.keepalive_timer = None;
+            // A timer with nothing to time is kept until it fires: a large message
+            // holds part of a frame at one wait and none at the next, and a timer made
+            // anew each time would be registered anew with the runtime (which wakes its
+            // driver). It fires at most once for nothing; an idle connection then
+            // holds none.
+            if self
+                .keepalive_timer
+                .as_ref()
+                .is_some_and(|timer| timer.is_elapsed())
+            {
+                self.keepalive_timer = None;
+            }
             return false;
         };
         let deadline = tokio::time::Instant::from_std(deadline);
@@ -699,3 +710,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
+
+#[cfg(test)]
+#[path = "websocket_tests.rs"]
+mod tests;
