@@ -68,6 +68,12 @@ pub enum Event {
 /// Smallest step by which the receive buffer grows for a partly received frame.
 const MIN_GROWTH: usize = 64 << 10;
 
+/// Smallest receive buffer a connection keeps through a wait (see
+/// [`Connection::release_idle_buffers`]): a smaller one costs less to make again than
+/// to hold while idle, and a connection that only ever received small messages then
+/// holds none.
+const KEPT_RECEIVE_BUFFER_MIN: usize = 16 << 10;
+
 /// By how much `buf`'s capacity grows when `extra` more bytes go in: nothing while it
 /// has room, else at least double, as `BytesMut` grows.
 fn growth(buf: &BytesMut, extra: usize) -> usize {
@@ -173,6 +179,9 @@ pub struct Connection {
     /// Whether bytes arrived since the time was last reported (see
     /// [`note_arrival`](Self::note_arrival)).
     unclocked_arrival: bool,
+    /// Memory an empty receive buffer keeps alive though it has no capacity left:
+    /// the allocation of the frames split off it, which it shares with their payloads.
+    shared_input: usize,
     /// The most [`receive_memory`](Self::receive_memory) may grow to.
     receive_allowance: usize,
 }
@@ -203,6 +212,7 @@ impl Connection {
             last_arrival: None,
             unclocked_arrival: false,
             receive_allowance: usize::MAX,
+            shared_input: 0,
         }
     }
 
@@ -339,7 +349,17 @@ impl Connection {
             .partial
             .as_ref()
             .map_or(0, |p| p.received + p.inflated.capacity());
-        self.input.capacity() + partial
+        self.input_memory() + partial
+    }
+
+    /// The receive buffer's memory: its capacity, or, once it is empty, the memory it
+    /// still shares with the payloads split off it.
+    fn input_memory(&self) -> usize {
+        if self.input.is_empty() {
+            self.input.capacity().max(self.shared_input)
+        } else {
+            self.input.capacity()
+        }
     }
 
     /// Caps what [`receive_memory`](Self::receive_memory) may grow to: a frame or
@@ -430,11 +450,20 @@ impl Connection {
         self.input.len()
     }
 
-    /// Frees the receive and send buffers if they are empty, so that a connection
-    /// waiting for its peer holds no buffer memory; they grow again on demand.
+    /// Lets go of the receive and send buffers if they are empty, before the
+    /// connection waits: they grow again on demand. An empty receive buffer whose
+    /// memory is 16 KiB or more is kept instead, so that the next large frame reuses
+    /// it, and [`receive_memory`](Self::receive_memory) counts that memory even while
+    /// a payload split off it still shares it (the count errs high then).
     pub fn release_idle_buffers(&mut self) {
-        if self.input.is_empty() && self.input.capacity() > 0 {
-            self.input = BytesMut::new();
+        if self.input.is_empty() {
+            // Take the memory back whole if the payloads gave it back; keep it,
+            // counted either way, if it is worth keeping.
+            let _reclaimed = self.input.try_reclaim(KEPT_RECEIVE_BUFFER_MIN);
+            if self.input_memory() < KEPT_RECEIVE_BUFFER_MIN {
+                self.input = BytesMut::new();
+                self.shared_input = 0;
+            }
         }
         self.output.release_if_empty();
     }
@@ -547,7 +576,15 @@ impl Connection {
                 return Ok(None);
             }
             self.pending = None;
+            let held = self.input.capacity();
             let mut payload = self.input.split_to(pending.header_len + payload_len);
+            // A message's earlier fragments are counted where they wait, in the
+            // message being reassembled.
+            self.shared_input = if self.input.is_empty() && pending.header.fin {
+                held
+            } else {
+                0
+            };
             payload.advance(pending.header_len);
             if let Some(key) = pending.header.mask {
                 apply_mask(&mut payload[pending.checked..], key, pending.checked);
@@ -764,6 +801,7 @@ impl Connection {
         self.failure = Some(Box::new(error));
         // Freed, not cleared: a failed connection holds no received data.
         self.input = BytesMut::new();
+        self.shared_input = 0;
         self.pending = None;
         self.partial = None;
         self.utf8.reset();

@@ -993,6 +993,49 @@ fn idle_buffers_are_released_and_busy_ones_kept() {
     assert_eq!(server.take_output().capacity(), 0);
 }
 
+#[test]
+fn the_memory_an_empty_receive_buffer_shares_with_a_payload_is_counted() {
+    // A payload split off the receive buffer shares its memory with the buffer's
+    // empty rest, which has no capacity to count: a waiting connection that kept it
+    // uncounted would hold a whole frame's memory (up to the largest frame) that no
+    // budget sees.
+    let mut server = Connection::new(Role::Server);
+    let mut client = Connection::new(Role::Client);
+    client.send_binary(&vec![7; 64 << 10]).unwrap();
+    let frame = client.take_output();
+    server.receive_data(&frame);
+    let Some(Event::Message(Message::Binary(payload))) = server.next_event().unwrap() else {
+        panic!("expected the binary message");
+    };
+    assert_eq!(server.buffered_input(), 0);
+    assert_eq!(server.input_buffer().capacity(), 0);
+    assert!(server.receive_memory() >= frame.len());
+    server.release_idle_buffers();
+    assert!(server.receive_memory() >= frame.len());
+    assert!(
+        !server.input_buffer().try_reclaim(16 << 10),
+        "the payload still holds it"
+    );
+
+    // Once the payload is dropped, the memory comes back whole for the next read.
+    drop(payload);
+    assert!(server.input_buffer().try_reclaim(16 << 10));
+    assert!(server.receive_memory() >= frame.len());
+}
+
+#[test]
+fn small_buffers_are_let_go_before_waiting() {
+    let mut server = Connection::new(Role::Server);
+    let mut client = Connection::new(Role::Client);
+    client.send_binary(&[7; 100]).unwrap();
+    server.receive_data(&client.take_output());
+    let payload = server.next_event().unwrap();
+    server.release_idle_buffers();
+    assert_eq!(server.receive_memory(), 0);
+    assert_eq!(server.input_buffer().capacity(), 0);
+    drop(payload);
+}
+
 /// Where each chunk of the queued output starts, in order.
 fn output_chunks(connection: &Connection) -> Vec<*const u8> {
     let mut slices = [std::io::IoSlice::new(&[]); 8];
