@@ -181,7 +181,9 @@ pub struct Connection {
     unclocked_arrival: bool,
     /// Memory an empty receive buffer keeps alive though it has no capacity left:
     /// the allocation of the frames split off it, which it shares with their payloads.
-    shared_input: usize,
+    /// A `u32` so that it fits in the struct's padding and a connection costs no
+    /// more; it saturates, at a buffer far past any sensible frame limit.
+    shared_input: u32,
     /// The most [`receive_memory`](Self::receive_memory) may grow to.
     receive_allowance: usize,
 }
@@ -356,7 +358,7 @@ impl Connection {
     /// still shares with the payloads split off it.
     fn input_memory(&self) -> usize {
         if self.input.is_empty() {
-            self.input.capacity().max(self.shared_input)
+            self.input.capacity().max(self.shared_input as usize)
         } else {
             self.input.capacity()
         }
@@ -581,7 +583,7 @@ impl Connection {
             // A message's earlier fragments are counted where they wait, in the
             // message being reassembled.
             self.shared_input = if self.input.is_empty() && pending.header.fin {
-                held
+                u32::try_from(held).unwrap_or(u32::MAX)
             } else {
                 0
             };
