@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, DuplexStream};
 use wsock::{Config, ReadBudget, WebSocket};
 use wsock_proto::{Connection, Role};
 
@@ -46,6 +46,27 @@ fn client_frame(len: usize) -> Vec<u8> {
     client.take_output().to_vec()
 }
 
+/// A server over an in-memory stream of `capacity` bytes, with a read budget of its
+/// own, and the client's end of the stream.
+fn server_with_read_budget(capacity: usize) -> (DuplexStream, WebSocket<DuplexStream>, ReadBudget) {
+    let (client, io) = tokio::io::duplex(capacity);
+    let mut server = WebSocket::from_upgraded(io, Role::Server, Config::default());
+    let budget = ReadBudget::new(64 << 20);
+    server.share_read_budget(budget.clone());
+    (client, server, budget)
+}
+
+/// That the read budget counts at least the memory of `frame`, which the waiting
+/// connection keeps or shares.
+fn assert_counted(budget: &ReadBudget, frame: &[u8]) {
+    assert!(
+        budget.used() >= frame.len(),
+        "the read budget counts {} bytes while the connection holds a {}-byte frame's memory",
+        budget.used(),
+        frame.len()
+    );
+}
+
 /// Whether `recv` would wait now (polled once, without allocating).
 async fn waits<S>(server: &mut WebSocket<S>) -> bool
 where
@@ -59,10 +80,7 @@ where
 async fn large_messages_in_a_row_are_read_into_the_memory_the_last_one_left() {
     const MESSAGES: usize = 8;
     let frame = client_frame(64 << 10);
-    let (mut client, io) = tokio::io::duplex(frame.len());
-    let mut server = WebSocket::from_upgraded(io, Role::Server, Config::default());
-    let budget = ReadBudget::new(64 << 20);
-    server.share_read_budget(budget.clone());
+    let (mut client, mut server, budget) = server_with_read_budget(frame.len());
 
     // One frame at a time, with the connection waiting in between, as on a socket
     // whose peer writes a frame at a time: each read finds the receive buffer empty.
@@ -74,12 +92,7 @@ async fn large_messages_in_a_row_are_read_into_the_memory_the_last_one_left() {
         // What the waiting connection keeps, the read budget counts. (It used to
         // count nothing: the empty rest of the buffer has no capacity, though it
         // kept the whole frame's memory allocated.)
-        assert!(
-            budget.used() >= frame.len(),
-            "the read budget counts {} bytes while the connection keeps a {}-byte frame's memory",
-            budget.used(),
-            frame.len()
-        );
+        assert_counted(&budget, &frame);
         client.write_all(&frame).await.unwrap();
         assert_eq!(
             server.recv().await.unwrap().unwrap().payload().len(),
@@ -95,10 +108,7 @@ async fn large_messages_in_a_row_are_read_into_the_memory_the_last_one_left() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_waiting_connection_keeps_nothing_after_small_messages_and_counts_what_it_shares() {
-    let (mut client, io) = tokio::io::duplex(1 << 20);
-    let mut server = WebSocket::from_upgraded(io, Role::Server, Config::default());
-    let budget = ReadBudget::new(64 << 20);
-    server.share_read_budget(budget.clone());
+    let (mut client, mut server, budget) = server_with_read_budget(1 << 20);
 
     // Small messages: their buffer is not worth keeping.
     for _ in 0..3 {
@@ -114,11 +124,6 @@ async fn a_waiting_connection_keeps_nothing_after_small_messages_and_counts_what
     client.write_all(&frame).await.unwrap();
     let message = server.recv().await.unwrap().unwrap();
     assert!(waits(&mut server).await);
-    assert!(
-        budget.used() >= frame.len(),
-        "the read budget counts {} bytes while the connection shares a {}-byte frame's memory",
-        budget.used(),
-        frame.len()
-    );
+    assert_counted(&budget, &frame);
     drop(message);
 }
