@@ -4,12 +4,14 @@
 //! budget counts; after small messages it keeps nothing. Over an in-memory stream,
 //! counting this thread's allocations.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use tokio::io::{AsyncWriteExt, DuplexStream};
 use wsock::{Config, ReadBudget, WebSocket};
-use wsock_proto::{Connection, Role};
+use wsock_proto::Role;
 
 /// The system allocator, counting the allocations made on each thread.
 struct Counting;
@@ -40,10 +42,8 @@ fn allocations() -> usize {
 }
 
 /// A client's masked binary frame of `len` bytes.
-fn client_frame(len: usize) -> Vec<u8> {
-    let mut client = Connection::new(Role::Client);
-    client.send_binary(&vec![7; len]).unwrap();
-    client.take_output().to_vec()
+fn binary_frame(len: usize) -> Vec<u8> {
+    common::client_frame(0x82, &vec![7; len])
 }
 
 /// A server over an in-memory stream of `capacity` bytes, with a read budget of its
@@ -79,7 +79,7 @@ where
 #[tokio::test(flavor = "current_thread")]
 async fn large_messages_in_a_row_are_read_into_the_memory_the_last_one_left() {
     const MESSAGES: usize = 8;
-    let frame = client_frame(64 << 10);
+    let frame = binary_frame(64 << 10);
     let (mut client, mut server, budget) = server_with_read_budget(frame.len());
 
     // One frame at a time, with the connection waiting in between, as on a socket
@@ -112,7 +112,7 @@ async fn a_waiting_connection_keeps_nothing_after_small_messages_and_counts_what
 
     // Small messages: their buffer is not worth keeping.
     for _ in 0..3 {
-        client.write_all(&client_frame(100)).await.unwrap();
+        client.write_all(&binary_frame(100)).await.unwrap();
         drop(server.recv().await.unwrap().unwrap());
     }
     assert!(waits(&mut server).await);
@@ -120,7 +120,7 @@ async fn a_waiting_connection_keeps_nothing_after_small_messages_and_counts_what
 
     // A large message the application still holds: the waiting connection shares
     // its memory, and the read budget counts it.
-    let frame = client_frame(64 << 10);
+    let frame = binary_frame(64 << 10);
     client.write_all(&frame).await.unwrap();
     let message = server.recv().await.unwrap().unwrap();
     assert!(waits(&mut server).await);
