@@ -4,7 +4,10 @@ second, round-trip latency, and ratios against the fastest Rust peer and the cei
 then memory per idle connection, and handshakes per server-CPU second in a connection
 storm; last, wsock against each peer round by round (the median of the per-round
 ratios, and the rounds wsock won), which is fairer than the medians' ratio against
-the best of several peers where all of them are equal within noise."""
+the best of several peers where all of them are equal within noise. The paired table
+also gives messages per CPU second of server and generator together, and messages
+per second, since on loopback the two processes share the delivery work between
+them according to which one sleeps."""
 import json
 import statistics
 import sys
@@ -114,28 +117,62 @@ def main(path):
                 f"| {m['p50']:.0f} / {m['p99']:.0f} | {vs} |"
             )
 
-    paired = {cell: {server: per_round(rows, cell_rate) for (c, server), rows in runs.items() if c == cell} for cell in cells}
-    paired["storm"] = {server: per_round(rows, storm_rate) for server, rows in storms.items()}
-    print_paired(paired)
+    paired = {cell: {server: rows for (c, server), rows in runs.items() if c == cell} for cell in cells}
+    print_paired(paired, CELL_RATES)
+    print_paired({"storm": storms}, STORM_RATES)
 
 
-def cell_rate(row):
+def server_cpu_rate(row):
     return row["bench"]["messages"] / max(row["server_cpu_s"], 1e-9)
 
 
-def storm_rate(row):
+def both_cpu_rate(row):
+    """Messages per CPU second of the server and the generator together. On loopback
+    the sender's system call delivers to the receiver and wakes it, so which process
+    pays for that work depends on which of the two was asleep; the sum does not."""
+    bench = row["bench"]
+    generator_cpu_s = bench["generator_cpu"] * bench["seconds"]
+    return bench["messages"] / max(row["server_cpu_s"] + generator_cpu_s, 1e-9)
+
+
+def wall_rate(row):
+    return row["bench"]["messages_per_second"]
+
+
+def storm_cpu_rate(row):
     return row["storm"] / max(row["server_cpu_s"], 1e-9)
 
 
-def per_round(rows, rate):
-    """Each round's figure per server-CPU second, None where the run failed."""
-    return [rate(r) if r["bench"] else None for r in rows]
+def storm_wall_rate(row):
+    return row["bench"]["handshakes_per_second"]
 
 
-def print_paired(paired):
+CELL_RATES = [
+    ("per server-CPU second", server_cpu_rate),
+    ("per CPU second of both", both_cpu_rate),
+    ("messages per second", wall_rate),
+]
+STORM_RATES = [
+    ("per server-CPU second", storm_cpu_rate),
+    ("handshakes per second", storm_wall_rate),
+]
+
+
+def paired_ratios(ours, theirs, rate):
+    """The median of the per-round ratios of wsock to another server, and in how many
+    rounds wsock was at least as good; None where no round has both."""
+    ratios = [rate(a) / rate(b) for a, b in zip(ours, theirs) if a["bench"] and b["bench"]]
+    if not ratios:
+        return None
+    won = sum(r >= 1 for r in ratios)
+    return f"{statistics.median(ratios):.2f} ({won} of {len(ratios)})"
+
+
+def print_paired(paired, rates):
     """wsock against each other server that ran the same rounds of a cell (the peers,
-    the ceiling, or an earlier build in an A/B run): the median of the per-round
-    ratios, and in how many rounds wsock was at least as cheap."""
+    the ceiling, or an earlier build in an A/B run), round by round, by each of
+    `rates`: fairer than the medians' ratio against the best of several peers where
+    all of them are equal within noise."""
     lines = []
     for cell, servers in paired.items():
         ours = servers.get("wsock")
@@ -144,14 +181,13 @@ def print_paired(paired):
         for peer, theirs in servers.items():
             if peer == "wsock" or len(theirs) != len(ours):
                 continue
-            ratios = [a / b for a, b in zip(ours, theirs) if a and b]
-            if ratios:
-                won = sum(r >= 1 for r in ratios)
-                lines.append(f"| {cell} | {peer} | {statistics.median(ratios):.2f} | {won} of {len(ratios)} |")
+            figures = [paired_ratios(ours, theirs, rate) for _, rate in rates]
+            if any(figures):
+                lines.append(f"| {cell} | {peer} | " + " | ".join(f or "n/a" for f in figures) + " |")
     if lines:
         print()
-        print("| cell | against | wsock / it, median of the rounds | rounds wsock won |")
-        print("|---|---|---|---|")
+        print("| cell | against | " + " | ".join(f"wsock / it, {name} (rounds won)" for name, _ in rates) + " |")
+        print("|---" * (len(rates) + 2) + "|")
         print("\n".join(lines))
 
 
