@@ -9,8 +9,12 @@
 # Raw results go to target/compare/results.jsonl and the
 # summary (medians, min-max, ratios) to stdout.
 #
+# The last cell is an open loop (`wsock bench --rate`): 15,000 messages of 64 KiB per
+# second, which every server carries, so its p99 compares latency under the same load
+# rather than the queue in front of whichever side is slower.
+#
 # Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000] [STORM=10000]
-#   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight); IDLE=0 skips
+#   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight [bench flags]); IDLE=0 skips
 #   the memory figure and STORM=0 the storm; SERVERS="wsock wsock-baseline" picks servers, where
 #   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run;
 #   wsock-baseline-deflate the same with its default deflate, for the deflate cell).
@@ -57,7 +61,7 @@ server_command() {
   esac
 }
 # connections size pipeline [bench flags]
-IFS=';' read -r -a CELLS <<<"${CELLS:-1 16 1;100 16 8;100 1024 8;10 65536 4;10 65536 8;1 1048576 1}"
+IFS=';' read -r -a CELLS <<<"${CELLS:-1 16 1;100 16 8;100 1024 8;10 65536 4;10 65536 8;1 1048576 1;10 65536 64 --rate 15000}"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # Nanoseconds on a CPU over the process's threads: a storm lasts a fraction of a second,

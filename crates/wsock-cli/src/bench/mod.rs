@@ -8,7 +8,12 @@
 //! batch with one write is measured at its batched cost, not at one system call per
 //! message. It reports its own CPU time, so that a run can show whether the server
 //! or the generator was the limit.
+//!
+//! That is a closed loop, which measures how much a server can carry. `--rate` makes
+//! it an open loop at a fixed pace (`paced.rs`), which measures how quickly a server
+//! answers under a given load.
 
+mod paced;
 mod storm;
 
 use std::collections::VecDeque;
@@ -44,9 +49,14 @@ pub struct BenchArgs {
     /// Stop after this many echoes in total instead of after --duration.
     #[arg(short, long)]
     messages: Option<u64>,
-    /// Messages in flight per connection.
+    /// Messages in flight per connection (with --rate, the most in flight at once).
     #[arg(short, long, default_value_t = 1)]
     pipeline: usize,
+    /// Send this many messages per second over all connections, at an even pace,
+    /// instead of replacing each echo at once: round-trip times under a known load.
+    /// Give --pipeline room for the load, e.g. 64.
+    #[arg(long, value_name = "MSGS_PER_SEC", value_parser = positive_rate)]
+    rate: Option<f64>,
     /// Send text messages (valid UTF-8) instead of binary ones.
     #[arg(long, conflicts_with = "binary")]
     text: bool,
@@ -72,7 +82,7 @@ pub struct BenchArgs {
     /// A connection storm instead of echoes: open --connections WebSockets as fast as
     /// possible, --concurrency handshakes at a time, keep them all open until the last
     /// is, then drop them; the summary gives handshakes per second and their times.
-    #[arg(long, conflicts_with_all = ["messages", "pipeline", "deflate"])]
+    #[arg(long, conflicts_with_all = ["messages", "pipeline", "deflate", "rate"])]
     connect_only: bool,
     /// With --connect-only, handshakes in flight at once.
     #[arg(long, default_value_t = 64, requires = "connect_only")]
@@ -92,6 +102,13 @@ struct Summary {
     latency_us: Latency,
     /// The generator's own CPU time over the run, as a share of one core.
     generator_cpu: f64,
+    /// With --rate: the messages per second offered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<f64>,
+    /// With --rate: messages that fell due while --pipeline were already in flight,
+    /// and so waited untimed for a reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held_back: Option<u64>,
 }
 
 /// Percentiles of times in microseconds.
@@ -127,6 +144,8 @@ struct Shared {
     args: BenchArgs,
     /// Echoes checked so far, over all connections.
     done: AtomicU64,
+    /// With --rate: messages sent late because the connection's pipeline was full.
+    held_back: AtomicU64,
     /// When the measured part ends (set once every connection is open).
     deadline: std::sync::OnceLock<Instant>,
 }
@@ -164,6 +183,7 @@ async fn drive(args: BenchArgs) -> wsock::Result<Summary> {
     let shared = Arc::new(Shared {
         args,
         done: AtomicU64::new(0),
+        held_back: AtomicU64::new(0),
         deadline: std::sync::OnceLock::new(),
     });
     let client = client(&shared.args)?;
@@ -178,7 +198,11 @@ async fn drive(args: BenchArgs) -> wsock::Result<Summary> {
     let _ = shared.deadline.set(started + duration);
     let mut tasks = tokio::task::JoinSet::new();
     for (index, ws) in sockets.into_iter().enumerate() {
-        tasks.spawn(connection(ws, index as u64, shared.clone()));
+        let index = index as u64;
+        match shared.args.rate {
+            Some(rate) => tasks.spawn(paced::connection(ws, index, shared.clone(), rate)),
+            None => tasks.spawn(connection(ws, index, shared.clone())),
+        };
     }
     let mut histogram = Histogram::<u64>::new(3).expect("3 significant figures are valid");
     let mut ticker = tokio::time::interval(Duration::from_millis(200));
@@ -216,7 +240,18 @@ async fn drive(args: BenchArgs) -> wsock::Result<Summary> {
         mib_per_second: (messages as f64 * args.size as f64) / seconds / (1 << 20) as f64,
         latency_us: Latency::of(&histogram),
         generator_cpu: cpu / seconds,
+        rate: args.rate,
+        held_back: args.rate.map(|_| shared.held_back.load(Ordering::Relaxed)),
     })
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "{text:?} is not a rate: give messages per second as a positive number, e.g. 10000"
+        )),
+    }
 }
 
 /// The client every connection is a clone of, so that with `--http2` they share one
@@ -277,12 +312,7 @@ async fn connection(
                 "the server closed the connection mid-run",
             ))
         })?;
-        if !payloads.matches(seq, &reply) {
-            return Err(Error::Io(std::io::Error::other(format!(
-                "echo {seq} differs from what was sent ({} bytes back)",
-                reply.payload().len()
-            ))));
-        }
+        check_echo(&payloads, seq, &reply)?;
         // One clock read per message: it times this echo, checks the deadline and
         // stamps the message that replaces it.
         let now = Instant::now();
@@ -309,6 +339,17 @@ async fn connection(
     }
     ws.close(CloseCode::NORMAL, "").await?;
     Ok(histogram)
+}
+
+/// An error unless `reply` is exactly message `seq`.
+fn check_echo(payloads: &Payloads, seq: u64, reply: &Message) -> wsock::Result<()> {
+    if payloads.matches(seq, reply) {
+        return Ok(());
+    }
+    Err(Error::Io(std::io::Error::other(format!(
+        "echo {seq} differs from what was sent ({} bytes back)",
+        reply.payload().len()
+    ))))
 }
 
 /// Messages that carry their sequence number in hex (as many digits as fit) over a
@@ -383,14 +424,32 @@ fn progress_bar(args: &BenchArgs) -> Option<indicatif::ProgressBar> {
 
 fn print_summary(summary: &Summary) {
     println!(
-        "{} connections × {} B, {} in flight each: {} echoes in {:.2} s",
-        summary.connections, summary.size, summary.pipeline, summary.messages, summary.seconds
+        "{} connections × {} B, {}{} in flight each: {} echoes in {:.2} s",
+        summary.connections,
+        summary.size,
+        if summary.rate.is_some() {
+            "at most "
+        } else {
+            ""
+        },
+        summary.pipeline,
+        summary.messages,
+        summary.seconds
     );
     println!(
         "  {:.0} messages/s, {:.2} MiB/s",
         summary.messages_per_second, summary.mib_per_second
     );
     println!("{}", summary.latency_us.line("round trip"));
+    if let (Some(rate), Some(held_back)) = (summary.rate, summary.held_back) {
+        println!("  offered {rate:.0} messages/s");
+        if held_back > 0 {
+            println!(
+                "  {held_back} messages waited for a free place in the pipeline, untimed: \
+                 raise --pipeline, or the server cannot carry this rate"
+            );
+        }
+    }
     println!(
         "  generator CPU: {:.0}% of one core{}",
         summary.generator_cpu * 100.0,
