@@ -447,6 +447,20 @@ impl Connection {
         &mut self.input
     }
 
+    /// The receive buffer to read into directly while it holds no input, once the
+    /// memory a large frame left there has come back whole (every payload split off
+    /// it dropped) with room for `min` bytes: reading there saves a copy from a
+    /// read on the stack. `None` otherwise. The memory is counted in
+    /// [`receive_memory`](Self::receive_memory) either way.
+    pub fn reusable_input_buffer(&mut self, min: usize) -> Option<&mut BytesMut> {
+        if !self.input.is_empty() || !self.input.try_reclaim(min) {
+            return None;
+        }
+        // The allocation is the buffer's capacity again, no longer shared.
+        self.shared_input = 0;
+        Some(&mut self.input)
+    }
+
     /// Bytes received but not yet turned into events.
     pub fn buffered_input(&self) -> usize {
         self.input.len()

@@ -1013,14 +1013,24 @@ fn the_memory_an_empty_receive_buffer_shares_with_a_payload_is_counted() {
     server.release_idle_buffers();
     assert!(server.receive_memory() >= frame.len());
     assert!(
-        !server.input_buffer().try_reclaim(16 << 10),
+        server.reusable_input_buffer(16 << 10).is_none(),
         "the payload still holds it"
     );
 
-    // Once the payload is dropped, the memory comes back whole for the next read.
+    // Once the payload is dropped, the memory comes back whole for the next read,
+    // which goes where the frame was.
+    let frame_start = payload.as_ptr() as usize - (frame.len() - payload.len());
     drop(payload);
-    assert!(server.input_buffer().try_reclaim(16 << 10));
+    let kept = server
+        .reusable_input_buffer(16 << 10)
+        .expect("the memory is free again");
+    assert_eq!(kept.as_ptr() as usize, frame_start);
+    assert!(kept.capacity() >= frame.len());
     assert!(server.receive_memory() >= frame.len());
+
+    // Only while it holds no input: bytes already there are read after, not over.
+    server.receive_data(&frame[..10]);
+    assert!(server.reusable_input_buffer(16 << 10).is_none());
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -484,7 +484,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Reads from the socket into the connection. With nothing buffered, the read goes
     /// to the stack and only what arrived is copied in, so that a connection waiting
-    /// for its peer holds no receive buffer.
+    /// for its peer holds no receive buffer; unless the buffer a large frame left is
+    /// free again, which the core keeps (and counts) for the next one.
     fn poll_read_input(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<usize>> {
         if self.core.buffered_input() > 0 {
             let buf = self.core.input_buffer();
@@ -498,6 +499,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             if let Some(share) = &mut self.read_share {
                 share.set(self.core.receive_memory());
             }
+        }
+        if let Some(kept) = self.core.reusable_input_buffer(READ_CHUNK) {
+            // As much as a read on the stack would take: a larger read spans frames,
+            // and the start of the next one is then copied out of memory the last
+            // one's payload still shares.
+            return poll_read_buf(Pin::new(&mut self.io), cx, &mut kept.limit(READ_CHUNK));
         }
         let mut stack = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let mut buf = ReadBuf::uninit(&mut stack);
