@@ -453,12 +453,21 @@ impl Connection {
     /// read on the stack. `None` otherwise. The memory is counted in
     /// [`receive_memory`](Self::receive_memory) either way.
     pub fn reusable_input_buffer(&mut self, min: usize) -> Option<&mut BytesMut> {
-        if !self.input.is_empty() || !self.input.try_reclaim(min) {
+        if !self.input.is_empty() || !self.reclaim_input(min) {
             return None;
         }
-        // The allocation is the buffer's capacity again, no longer shared.
-        self.shared_input = 0;
         Some(&mut self.input)
+    }
+
+    /// Takes the empty receive buffer's memory back whole, if the payloads split off
+    /// it have given it back and it has room for `min` bytes.
+    fn reclaim_input(&mut self, min: usize) -> bool {
+        let reclaimed = self.input.try_reclaim(min);
+        if reclaimed {
+            // The allocation is the buffer's capacity again, no longer shared.
+            self.shared_input = 0;
+        }
+        reclaimed
     }
 
     /// Bytes received but not yet turned into events.
@@ -475,7 +484,7 @@ impl Connection {
         if self.input.is_empty() {
             // Take the memory back whole if the payloads gave it back; keep it,
             // counted either way, if it is worth keeping.
-            let _reclaimed = self.input.try_reclaim(KEPT_RECEIVE_BUFFER_MIN);
+            let _reclaimed = self.reclaim_input(KEPT_RECEIVE_BUFFER_MIN);
             if self.input_memory() < KEPT_RECEIVE_BUFFER_MIN {
                 self.input = BytesMut::new();
                 self.shared_input = 0;

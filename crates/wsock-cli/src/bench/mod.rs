@@ -307,12 +307,8 @@ async fn connection(
     }
     ws.flush().await?;
     while let Some((seq, sent)) = in_flight.pop_front() {
-        let reply = ws.recv().await?.ok_or_else(|| {
-            Error::Io(std::io::Error::other(
-                "the server closed the connection mid-run",
-            ))
-        })?;
-        check_echo(&payloads, seq, &reply)?;
+        let reply = ws.recv().await?;
+        check_echo(&payloads, seq, reply.as_ref())?;
         // One clock read per message: it times this echo, checks the deadline and
         // stamps the message that replaces it.
         let now = Instant::now();
@@ -341,8 +337,13 @@ async fn connection(
     Ok(histogram)
 }
 
-/// An error unless `reply` is exactly message `seq`.
-fn check_echo(payloads: &Payloads, seq: u64, reply: &Message) -> wsock::Result<()> {
+/// An error unless `reply` is exactly message `seq` (`None`: the connection closed).
+fn check_echo(payloads: &Payloads, seq: u64, reply: Option<&Message>) -> wsock::Result<()> {
+    let Some(reply) = reply else {
+        return Err(Error::Io(std::io::Error::other(
+            "the server closed the connection mid-run",
+        )));
+    };
     if payloads.matches(seq, reply) {
         return Ok(());
     }

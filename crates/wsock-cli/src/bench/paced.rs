@@ -76,13 +76,11 @@ pub(super) async fn connection(
         tokio::select! {
             biased;
             reply = ws.recv() => {
-                let reply = reply?.ok_or_else(|| std::io::Error::other(
-                    "the server closed the connection mid-run",
-                ))?;
+                let reply = reply?;
                 let (seq, sent) = in_flight.pop_front().ok_or_else(|| std::io::Error::other(
                     "the server sent a message that was not an echo of one in flight",
                 ))?;
-                check_echo(&payloads, seq, &reply)?;
+                check_echo(&payloads, seq, reply.as_ref())?;
                 if in_flight.len() + 1 == cap {
                     cap_freed_at = Some(Instant::now());
                 }
