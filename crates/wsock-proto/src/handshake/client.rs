@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
-use super::headers::{has_token, header_tokens, to_header_map};
+use super::headers::{complete_head, has_token, header_tokens, to_header_map, with_header_slots};
 use super::server::ConnectProtocol;
 use super::{accept_key, generate_key, is_token};
 use crate::connection::{Connection, Role};
@@ -342,28 +342,21 @@ impl ClientHandshake {
         head: &[u8],
         limits: &Limits,
     ) -> Result<Accepted, HandshakeError> {
-        let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        let mut parsed = httparse::Response::new(&mut slots);
-        match parsed.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) => {
-                return Err(HandshakeError::Malformed(
-                    "the response head is incomplete".into(),
-                ))
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(HandshakeError::TooManyHeaders {
-                    limit: limits.max_headers,
-                })
-            }
-            Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
-        }
-        let status = StatusCode::from_u16(parsed.code.unwrap_or(0))
+        let (code, headers) = with_header_slots(limits.max_headers, |slots| {
+            let mut parsed = httparse::Response::new(&mut []);
+            let result = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                &mut parsed,
+                head,
+                slots,
+            );
+            complete_head(result, "response", limits.max_headers)?;
+            Ok::<_, HandshakeError>((parsed.code, to_header_map(parsed.headers)?))
+        })?;
+        let status = StatusCode::from_u16(code.unwrap_or(0))
             .map_err(|_| HandshakeError::Malformed("invalid status code".into()))?;
         if status != StatusCode::SWITCHING_PROTOCOLS {
             return Err(HandshakeError::UnexpectedStatus { status });
         }
-        let headers = to_header_map(parsed.headers)?;
         for (name, label, token) in [
             (&header::UPGRADE, "Upgrade", "websocket"),
             (&header::CONNECTION, "Connection", "upgrade"),

@@ -233,3 +233,24 @@ fn cr_or_lf_in_any_field_is_refused_before_encoding() {
     let fine = ClientHandshake::new("[::1]:80", "/a?b=c%20d").origin("http://localhost/");
     assert!(fine.encode().is_ok());
 }
+
+#[test]
+fn a_response_over_the_header_limit_is_refused_in_words() {
+    let req = ClientHandshake::new("h", "/");
+    let parsed = server::parse_request(&req.encode().unwrap(), &Limits::default()).unwrap();
+    let mut extra = HeaderMap::new();
+    for n in 0..10 {
+        let name = http::HeaderName::from_bytes(format!("x-filler-{n}").as_bytes()).unwrap();
+        extra.insert(name, HeaderValue::from(n));
+    }
+    let response = answer_101(&parsed, None, &extra);
+    let mut limits = Limits::default();
+    assert!(req.validate_response(&response, &limits).is_ok());
+    limits.max_headers = 12;
+    let error = req.validate_response(&response, &limits).unwrap_err();
+    assert_eq!(error, HandshakeError::TooManyHeaders { limit: 12 });
+    assert!(
+        error.to_string().contains("more than 12 header fields"),
+        "{error}"
+    );
+}

@@ -1,4 +1,47 @@
+use std::mem::MaybeUninit;
+
 use http::header::{HeaderMap, HeaderName};
+
+use crate::error::HandshakeError;
+
+/// Header fields httparse may fill without a heap allocation: as many as the default
+/// [`Limits::max_headers`](crate::Limits::max_headers). In a connection storm the
+/// 4 KiB of slots allocated per handshake was one of the larger items of the
+/// server's profile (glibc tidies its free lists before every allocation that size).
+const STACK_HEADER_SLOTS: usize = 128;
+
+/// Runs `parse` with `limit` header slots for httparse: on the stack when they fit,
+/// on the heap beyond [`STACK_HEADER_SLOTS`].
+pub(crate) fn with_header_slots<'b, R>(
+    limit: usize,
+    parse: impl FnOnce(&mut [MaybeUninit<httparse::Header<'b>>]) -> R,
+) -> R {
+    if limit <= STACK_HEADER_SLOTS {
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADER_SLOTS];
+        parse(&mut slots[..limit])
+    } else {
+        let mut slots = Vec::with_capacity(limit);
+        slots.resize_with(limit, MaybeUninit::uninit);
+        parse(&mut slots)
+    }
+}
+
+/// httparse's verdict on a head that should be complete, as our error: `what` is
+/// "request" or "response", `limit` the header count it was allowed.
+pub(crate) fn complete_head(
+    parsed: httparse::Result<usize>,
+    what: &str,
+    limit: usize,
+) -> Result<(), HandshakeError> {
+    match parsed {
+        Ok(httparse::Status::Complete(_)) => Ok(()),
+        Ok(httparse::Status::Partial) => Err(HandshakeError::Malformed(format!(
+            "the {what} head is incomplete"
+        ))),
+        Err(httparse::Error::TooManyHeaders) => Err(HandshakeError::TooManyHeaders { limit }),
+        Err(e) => Err(HandshakeError::Malformed(e.to_string())),
+    }
+}
 
 /// Whether `s` is an HTTP token (RFC 9110 section 5.6.2), as subprotocol names must be.
 pub fn is_token(s: &str) -> bool {
@@ -27,16 +70,13 @@ pub(crate) fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> 
 }
 
 /// Converts httparse's headers into a `HeaderMap`, rejecting invalid names and values.
-pub(crate) fn to_header_map(
-    parsed: &[httparse::Header<'_>],
-) -> Result<HeaderMap, crate::HandshakeError> {
+pub(crate) fn to_header_map(parsed: &[httparse::Header<'_>]) -> Result<HeaderMap, HandshakeError> {
     let mut map = HeaderMap::with_capacity(parsed.len());
     for h in parsed {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| {
-            crate::HandshakeError::Malformed(format!("invalid header name {:?}", h.name))
-        })?;
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| HandshakeError::Malformed(format!("invalid header name {:?}", h.name)))?;
         let value = http::HeaderValue::from_bytes(h.value).map_err(|_| {
-            crate::HandshakeError::Malformed(format!("invalid value for header {}", h.name))
+            HandshakeError::Malformed(format!("invalid value for header {}", h.name))
         })?;
         map.append(name, value);
     }

@@ -4,7 +4,7 @@ use base64::Engine;
 use http::header::{self, HeaderMap, HeaderName};
 use http::Method;
 
-use super::headers::{has_token, header_tokens, to_header_map};
+use super::headers::{complete_head, has_token, header_tokens, to_header_map, with_header_slots};
 use super::{is_token, HeadScanner};
 use crate::error::HandshakeError;
 use crate::limits::Limits;
@@ -46,22 +46,20 @@ pub fn parse_head(head: &[u8], limits: &Limits) -> Result<http::Request<()>, Han
             "the request head does not end exactly at its first empty line".into(),
         ));
     }
-    let mut slots = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut parsed = httparse::Request::new(&mut slots);
-    match parsed.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => {
-            return Err(HandshakeError::Malformed(
-                "the request head is incomplete".into(),
-            ))
-        }
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(HandshakeError::TooManyHeaders {
-                limit: limits.max_headers,
-            })
-        }
-        Err(e) => return Err(HandshakeError::Malformed(e.to_string())),
-    }
+    with_header_slots(limits.max_headers, |slots| {
+        let mut parsed = httparse::Request::new(&mut []);
+        let result = httparse::ParserConfig::default().parse_request_with_uninit_headers(
+            &mut parsed,
+            head,
+            slots,
+        );
+        complete_head(result, "request", limits.max_headers)?;
+        request_from(&parsed)
+    })
+}
+
+/// The `http::Request` a parsed HTTP/1.1 head stands for.
+fn request_from(parsed: &httparse::Request<'_, '_>) -> Result<http::Request<()>, HandshakeError> {
     if parsed.version != Some(1) {
         return Err(HandshakeError::HttpVersion);
     }

@@ -447,3 +447,41 @@ mod extended_connect {
         ));
     }
 }
+
+/// The RFC request with `extra` more header fields, `X-Filler-N: n` each.
+fn with_extra_fields(extra: usize) -> String {
+    let (head, end) = RFC_REQUEST.split_at(RFC_REQUEST.len() - 2);
+    let filler: String = (0..extra)
+        .map(|n| format!("X-Filler-{n}: {n}\r\n"))
+        .collect();
+    format!("{head}{filler}{end}")
+}
+
+#[test]
+fn header_fields_up_to_the_limit_are_parsed_and_one_more_is_refused_with_431() {
+    // The RFC request has 7 fields of its own.
+    let at_limit = with_extra_fields(128 - 7);
+    let request = parse(&at_limit).unwrap();
+    assert_eq!(request.request().headers().len(), 128);
+    let over = parse(&with_extra_fields(128 - 7 + 1)).unwrap_err();
+    assert_eq!(over, HandshakeError::TooManyHeaders { limit: 128 });
+    assert_eq!(over.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}
+
+#[test]
+fn a_header_limit_above_the_stack_slots_is_honoured_both_ways() {
+    let mut limits = Limits::default();
+    limits.max_headers = 300;
+    let at_limit = with_extra_fields(300 - 7);
+    let request = parse_request(at_limit.as_bytes(), &limits).unwrap();
+    assert_eq!(request.request().headers().len(), 300);
+    assert_eq!(
+        parse_request(with_extra_fields(300 - 7 + 1).as_bytes(), &limits).unwrap_err(),
+        HandshakeError::TooManyHeaders { limit: 300 }
+    );
+    limits.max_headers = 3;
+    assert_eq!(
+        parse_request(RFC_REQUEST.as_bytes(), &limits).unwrap_err(),
+        HandshakeError::TooManyHeaders { limit: 3 }
+    );
+}
