@@ -470,8 +470,10 @@ fn header_fields_up_to_the_limit_are_parsed_and_one_more_is_refused_with_431() {
 
 #[test]
 fn a_header_limit_above_the_stack_slots_is_honoured_both_ways() {
-    let mut limits = Limits::default();
-    limits.max_headers = 300;
+    let mut limits = Limits {
+        max_headers: 300,
+        ..Limits::default()
+    };
     let at_limit = with_extra_fields(300 - 7);
     let request = parse_request(at_limit.as_bytes(), &limits).unwrap();
     assert_eq!(request.request().headers().len(), 300);
