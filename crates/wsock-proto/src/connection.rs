@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::close::{CloseFrame, MAX_REASON_LEN};
 use crate::deflate::{with_scratch, DeflateCodec, DeflateConfig, DeflateParams};
 use crate::error::{LocalError, ProtocolError};
-use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{encode_frame, FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::keepalive::{Due, Keepalive, KeepaliveTimer};
 use crate::limits::Limits;
 use crate::mask::{apply_mask, MaskKeys};
@@ -852,6 +852,8 @@ impl Connection {
         if compress || self.role != Role::Server || len < SHARED_PAYLOAD_MIN {
             return self.queue_data(opcode, payload, may_compress);
         }
+        let mut header = [0; MAX_HEADER_LEN];
+        let mut room = &mut header[..];
         FrameHeader {
             fin: true,
             rsv: 0,
@@ -859,8 +861,10 @@ impl Connection {
             mask: None,
             payload_len: len as u64,
         }
-        .encode(self.output.buffer());
-        self.output.push_shared(payload.clone());
+        .encode(&mut room);
+        let header_len = MAX_HEADER_LEN - room.len();
+        self.output
+            .push_frame(&header[..header_len], payload.clone());
         Ok(())
     }
 

@@ -143,8 +143,9 @@ impl FrameHeader {
         Ok(Some((header, pos)))
     }
 
-    /// Appends the header, using the shortest length form, to `out`.
-    pub fn encode(&self, out: &mut BytesMut) {
+    /// Appends the header, using the shortest length form, to `out` (a `BytesMut`,
+    /// or a slice with room for [`MAX_HEADER_LEN`] bytes).
+    pub fn encode(&self, out: &mut impl BufMut) {
         let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x7) << 4) | self.opcode.bits();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         out.put_u8(b0);

@@ -9,6 +9,8 @@ use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::frame::MAX_HEADER_LEN;
+
 #[derive(Debug, Default)]
 pub(crate) struct Output {
     /// Chunks that go before `tail`. Boxed, since most connections never have any;
@@ -21,9 +23,65 @@ pub(crate) struct Output {
 
 #[derive(Debug, Default)]
 struct Chunks {
-    queue: VecDeque<Bytes>,
+    queue: VecDeque<Chunk>,
     /// Their total length.
     len: usize,
+}
+
+/// One queued chunk: shared bytes, or a frame header held in the queue itself.
+#[derive(Debug)]
+enum Chunk {
+    Shared(Bytes),
+    /// The header of a large payload queued with nothing before it. Encoded in the
+    /// tail buffer instead, it would cost that buffer (freed whenever the queue
+    /// empties) an allocation, a reallocation and the shared copy's allocation for a
+    /// few bytes, on every such message.
+    Header {
+        bytes: [u8; MAX_HEADER_LEN],
+        start: u8,
+        end: u8,
+    },
+}
+
+impl Chunk {
+    fn header(header: &[u8]) -> Self {
+        let mut bytes = [0; MAX_HEADER_LEN];
+        bytes[..header.len()].copy_from_slice(header);
+        Self::Header {
+            bytes,
+            start: 0,
+            // At most MAX_HEADER_LEN, checked by the slice copy above.
+            end: header.len() as u8,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Shared(bytes) => bytes,
+            Self::Header { bytes, start, end } => &bytes[usize::from(*start)..usize::from(*end)],
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn advance(&mut self, n: usize) {
+        match self {
+            Self::Shared(bytes) => bytes.advance(n),
+            Self::Header { start, end, .. } => {
+                assert!(n <= usize::from(*end - *start), "advanced past the header");
+                *start += n as u8;
+            }
+        }
+    }
+}
+
+impl Chunks {
+    fn push(&mut self, chunk: Chunk) {
+        self.len += chunk.len();
+        self.queue.push_back(chunk);
+    }
 }
 
 impl Output {
@@ -37,12 +95,25 @@ impl Output {
         let chunks = self.chunks.get_or_insert_with(Default::default);
         if !self.tail.is_empty() {
             let encoded = self.tail.split().freeze();
-            chunks.len += encoded.len();
-            chunks.queue.push_back(encoded);
+            chunks.push(Chunk::Shared(encoded));
         }
         if !chunk.is_empty() {
-            chunks.len += chunk.len();
-            chunks.queue.push_back(chunk);
+            chunks.push(Chunk::Shared(chunk));
+        }
+    }
+
+    /// Queues a frame's `header` (at most [`MAX_HEADER_LEN`] bytes) and then its
+    /// `payload` as it is, after everything queued so far.
+    pub(crate) fn push_frame(&mut self, header: &[u8], payload: Bytes) {
+        if !self.tail.is_empty() {
+            // The tail exists anyway: the header joins it.
+            self.tail.extend_from_slice(header);
+            return self.push_shared(payload);
+        }
+        let chunks = self.chunks.get_or_insert_with(Default::default);
+        chunks.push(Chunk::header(header));
+        if !payload.is_empty() {
+            chunks.push(Chunk::Shared(payload));
         }
     }
 
@@ -57,7 +128,7 @@ impl Output {
         let all = queued
             .into_iter()
             .flatten()
-            .map(|chunk| &chunk[..])
+            .map(Chunk::as_slice)
             .chain(std::iter::once(&self.tail[..]))
             .filter(|chunk| !chunk.is_empty());
         let mut count = 0;
@@ -79,7 +150,7 @@ impl Output {
                 chunk.advance(taken);
                 chunks.len -= taken;
                 n -= taken;
-                if chunk.is_empty() {
+                if chunk.len() == 0 {
                     chunks.queue.pop_front();
                 }
             }
@@ -94,7 +165,7 @@ impl Output {
         };
         let mut all = BytesMut::with_capacity(chunks.len + self.tail.len());
         for chunk in chunks.queue.drain(..) {
-            all.extend_from_slice(&chunk);
+            all.extend_from_slice(chunk.as_slice());
         }
         chunks.len = 0;
         all.extend_from_slice(&self.tail.split());
@@ -137,6 +208,19 @@ mod tests {
         output.push_shared(Bytes::from_static(b""));
         output.push_shared(Bytes::from_static(b"gh"));
         output.buffer().extend_from_slice(b"ij");
+        output.push_frame(b"kl", Bytes::from_static(b"mno"));
+        output
+    }
+
+    /// Frames queued with their headers inline, first, between others and last.
+    fn framed() -> Output {
+        let mut output = Output::default();
+        output.push_frame(b"ab", Bytes::from_static(b"cde"));
+        output.push_frame(b"f", Bytes::from_static(b""));
+        output.push_frame(b"ghi", Bytes::from_static(b"jk"));
+        output.buffer().extend_from_slice(b"l");
+        output.push_shared(Bytes::from_static(b"mn"));
+        output.push_frame(&[b'o'; MAX_HEADER_LEN], Bytes::from_static(b"p"));
         output
     }
 
@@ -144,13 +228,33 @@ mod tests {
     fn chunks_come_out_in_the_order_queued_whatever_the_writes_take() {
         for max_slices in [1, 2, 32] {
             let mut output = queued();
-            assert_eq!(output.len(), 10);
-            assert_eq!(drain(&mut output, max_slices), b"abcdefghij");
+            assert_eq!(output.len(), 15);
+            assert_eq!(drain(&mut output, max_slices), b"abcdefghijklmno");
             assert_eq!(output.len(), 0);
         }
         let mut output = queued();
-        assert_eq!(&output.take_all()[..], b"abcdefghij");
+        assert_eq!(&output.take_all()[..], b"abcdefghijklmno");
         assert_eq!(output.len(), 0);
+    }
+
+    #[test]
+    fn headers_held_in_the_queue_go_out_in_order_and_in_part() {
+        let expected = [&b"abcdefghijklmn"[..], &[b'o'; MAX_HEADER_LEN], b"p"].concat();
+        for max_slices in [1, 2, 3, 32] {
+            let mut output = framed();
+            assert_eq!(output.len(), expected.len());
+            assert_eq!(drain(&mut output, max_slices), expected);
+            assert_eq!(output.len(), 0);
+        }
+        assert_eq!(&framed().take_all()[..], &expected[..]);
+    }
+
+    #[test]
+    fn a_frame_queued_alone_costs_no_tail_buffer() {
+        let mut output = Output::default();
+        output.push_frame(b"\x82\x7e\x01\x00", Bytes::from(vec![1u8; 256]));
+        assert_eq!(output.tail.capacity(), 0);
+        assert_eq!(output.len(), 260);
     }
 
     #[test]
