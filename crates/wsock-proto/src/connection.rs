@@ -834,7 +834,11 @@ impl Connection {
 
     fn queue_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8]) {
         let mask = self.keys.as_mut().map(|keys| keys.next_key());
-        encode_frame(self.output.buffer(), opcode, fin, 0, mask, payload);
+        // The requests still buffered suggest how much a batch of replies will take.
+        let output = self
+            .output
+            .buffer_for(MAX_HEADER_LEN + payload.len(), self.input.len());
+        encode_frame(output, opcode, fin, 0, mask, payload);
     }
 
     /// Queues a text or binary message. On a server, a large payload that is not to be
