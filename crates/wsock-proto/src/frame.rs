@@ -144,7 +144,7 @@ impl FrameHeader {
     }
 
     /// Appends the header, using the shortest length form, to `out` (a `BytesMut`,
-    /// or a slice with room for [`MAX_HEADER_LEN`] bytes).
+    /// or a slice with room for the longest header, 14 bytes).
     pub fn encode(&self, out: &mut impl BufMut) {
         let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x7) << 4) | self.opcode.bits();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
