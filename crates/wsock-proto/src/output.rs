@@ -122,16 +122,14 @@ impl Output {
     /// Queues a frame's `header` (at most [`MAX_HEADER_LEN`] bytes) and then its
     /// `payload` as it is, after everything queued so far.
     pub(crate) fn push_frame(&mut self, header: &[u8], payload: Bytes) {
-        if !self.tail.is_empty() {
+        if self.tail.is_empty() {
+            let chunks = self.chunks.get_or_insert_with(Default::default);
+            chunks.push(Chunk::header(header));
+        } else {
             // The tail exists anyway: the header joins it.
             self.tail.extend_from_slice(header);
-            return self.push_shared(payload);
         }
-        let chunks = self.chunks.get_or_insert_with(Default::default);
-        chunks.push(Chunk::header(header));
-        if !payload.is_empty() {
-            chunks.push(Chunk::Shared(payload));
-        }
+        self.push_shared(payload);
     }
 
     pub(crate) fn len(&self) -> usize {
