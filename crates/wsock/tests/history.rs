@@ -7,6 +7,8 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::Notify;
+
 use common::{bounded, next_text};
 use wsock::broadcast::{
     Backplane, BoxFuture, HistoryOptions, Hub, HubOptions, Inbound, Position, Received, Replay,
@@ -134,6 +136,10 @@ async fn a_skipped_member_is_told_before_its_next_message() {
 #[derive(Debug, Default)]
 struct Broker {
     state: Mutex<BrokerState>,
+    /// Told each time a replay is asked for.
+    replay_asked: Notify,
+    /// Lets held replays answer (see `hold_replays`).
+    replay_released: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -144,6 +150,9 @@ struct BrokerState {
     /// Nodes that stop receiving (their link is down) but can still publish.
     deaf: Vec<usize>,
     unreachable: bool,
+    /// Replays read the room when asked but answer only once released, as a slow
+    /// network would make them.
+    hold_replays: bool,
 }
 
 impl Broker {
@@ -154,7 +163,12 @@ impl Broker {
     }
 
     fn node(self: &Arc<Self>, id: usize) -> Hub {
+        self.node_with(id, HubOptions::default())
+    }
+
+    fn node_with(self: &Arc<Self>, id: usize, options: HubOptions) -> Hub {
         Hub::builder()
+            .options(options)
             .history(HistoryOptions::default())
             .backplane(Node {
                 id,
@@ -260,7 +274,16 @@ impl Backplane for Node {
                 _ => Replay::Messages(after),
             }
         };
-        Box::pin(async move { replay })
+        let held = state.hold_replays;
+        drop(state);
+        self.broker.replay_asked.notify_one();
+        let broker = self.broker.clone();
+        Box::pin(async move {
+            if held {
+                broker.replay_released.notified().await;
+            }
+            replay
+        })
     }
 }
 
@@ -305,6 +328,76 @@ async fn a_member_back_on_another_node_misses_nothing_and_gets_nothing_twice() {
     assert_eq!(texts(&mut back, 509).await, numbered(1..510));
     b.publish("room", Message::text("end"));
     assert_eq!(next_text(&mut back).await, "end");
+}
+
+/// A member of node B has seen message 0, leaves, and comes back on B with
+/// `join_from` while node A publishes messages 1 to `before` before the replay reads
+/// the room and `during` more before it answers.
+async fn come_back_during_a_slow_replay(
+    options: HubOptions,
+    before: usize,
+    during: usize,
+    message: fn(usize) -> Message,
+) -> Subscription {
+    let broker = Broker::new();
+    let (a, b) = (broker.node(1), broker.node_with(2, options));
+    let mut member = b.join("room");
+    a.publish("room", Message::text("0"));
+    assert_eq!(next_text(&mut member).await, "0");
+    let seen = member.position().unwrap();
+    drop(member);
+    for i in 1..=before {
+        a.publish("room", message(i));
+    }
+    broker.state.lock().unwrap().hold_replays = true;
+    let coming_back = tokio::spawn(async move { b.join_from("room", seen).await });
+    bounded(broker.replay_asked.notified()).await;
+    for i in before + 1..=before + during {
+        a.publish("room", message(i));
+    }
+    broker.replay_released.notify_one();
+    bounded(coming_back).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_member_coming_back_is_not_slow_while_its_replay_is_on_its_way() {
+    // Four times the queue's 256 messages arrive live before the replay answers.
+    let mut back =
+        come_back_during_a_slow_replay(HubOptions::default(), 100, 1024, numbered_text).await;
+    assert_eq!(texts(&mut back, 1124).await, numbered(1..1125));
+}
+
+#[tokio::test]
+async fn what_is_held_during_a_replay_is_bounded_by_the_slow_member_policy() {
+    let mut options = HubOptions::default();
+    options.queue_capacity = 4;
+    options.held_while_replaying = 10;
+    // Ten held, then the queue's capacity is not used: the member counts as slow.
+    let mut back = come_back_during_a_slow_replay(options.clone(), 5, 11, numbered_text).await;
+    assert_eq!(
+        bounded(back.recv()).await,
+        Received::Disconnected(wsock::CloseCode::TRY_AGAIN_LATER)
+    );
+    // Ten fit.
+    let mut back = come_back_during_a_slow_replay(options.clone(), 5, 10, numbered_text).await;
+    assert_eq!(texts(&mut back, 15).await, numbered(1..16));
+    // Their bytes count as the queue's: two frames of 1 KiB and a 4-byte header fit
+    // in `queue_bytes`, a third does not.
+    options.queue_bytes = 2 * 1028;
+    let kibibyte = |_| Message::binary(vec![0; 1024]);
+    let mut back = come_back_during_a_slow_replay(options.clone(), 0, 2, kibibyte).await;
+    for _ in 0..2 {
+        assert!(matches!(bounded(back.recv()).await, Received::Message(_)));
+    }
+    let mut back = come_back_during_a_slow_replay(options, 0, 3, kibibyte).await;
+    assert_eq!(
+        bounded(back.recv()).await,
+        Received::Disconnected(wsock::CloseCode::TRY_AGAIN_LATER)
+    );
+}
+
+fn numbered_text(i: usize) -> Message {
+    Message::text(i.to_string())
 }
 
 #[tokio::test]

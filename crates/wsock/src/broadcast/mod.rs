@@ -94,6 +94,7 @@ mod redis;
 mod room;
 mod subscription;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -137,6 +138,11 @@ pub struct HubOptions {
     pub queue_bytes: usize,
     /// What happens to a slow member. Default: disconnect with 1013.
     pub slow_consumer: SlowConsumer,
+    /// Live messages held for a member coming back through a backplane
+    /// ([`Hub::join_from`]) while the messages it missed are fetched: it cannot read
+    /// its queue before then, so it only counts as slow past this many (their bytes
+    /// count against `queue_bytes` as usual). Default 4,096.
+    pub held_while_replaying: usize,
 }
 
 impl Default for HubOptions {
@@ -145,6 +151,7 @@ impl Default for HubOptions {
             queue_capacity: 256,
             queue_bytes: 4 << 20,
             slow_consumer: SlowConsumer::Disconnect(CloseCode::TRY_AGAIN_LATER),
+            held_while_replaying: 4096,
         }
     }
 }
@@ -312,6 +319,7 @@ impl Hub {
         let (mut member, recovery) = self.join_inner(room, Some(since));
         let recovery = match (recovery, &self.inner.backplane) {
             (Some(recovery), _) => recovery,
+            // Live messages are held for the member meanwhile (see `join_inner`).
             (None, Some(backplane)) => match backplane.replay(room, since).await {
                 Replay::Messages(messages) => Recovery::Messages(
                     messages
@@ -327,6 +335,12 @@ impl Hub {
             (None, None) => Recovery::Lost("the hub keeps no history".into()),
         };
         member.recovered(since, recovery);
+        // Under the rooms' lock, so that later messages go to the queue behind these.
+        let held = self.rooms().map.get_mut(room).and_then(|state| {
+            let hub_side = state.members.get_mut(&member.id())?;
+            hub_side.held_live.take()
+        });
+        member.then_held(held.unwrap_or_default());
         member
     }
 
@@ -337,13 +351,16 @@ impl Hub {
         let (queue, receiver) = mpsc::channel(self.inner.options.queue_capacity.max(1));
         let eviction = Arc::new(Eviction::default());
         let queued = Arc::new(AtomicUsize::new(0));
+        let local = self.inner.backplane.is_none();
+        // A backplane's replay is awaited outside the lock; live messages wait for it.
+        let held_live = (since.is_some() && !local).then(VecDeque::new);
         let member = Member {
             queue,
             queued: queued.clone(),
             eviction: eviction.clone(),
             missed: false,
+            held_live,
         };
-        let local = self.inner.backplane.is_none();
         let mut rooms = self.rooms();
         let state = rooms.map.entry(room.to_owned()).or_insert_with(|| Room {
             // Without a backplane this hub numbers the room's messages itself.

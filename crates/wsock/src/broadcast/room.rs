@@ -65,16 +65,39 @@ pub(super) struct Member {
     pub eviction: Arc<Eviction>,
     /// The member missed something it has not been told of yet.
     pub missed: bool,
+    /// While its [`Hub::join_from`](super::Hub::join_from) waits for the backplane's
+    /// replay, nobody can read the member's queue, so its live messages wait here
+    /// instead, bounded by [`HubOptions::held_while_replaying`].
+    pub held_live: Option<VecDeque<Item>>,
 }
 
 impl Member {
-    /// Queues `item` unless that would put more than `limit` bytes in a queue that
-    /// already holds some; gives it back when it could not be queued.
-    fn try_queue(&self, item: Item, limit: usize) -> Result<(), mpsc::error::TrySendError<Item>> {
+    /// Queues `item` (or holds it, while the member's replay is fetched) unless that
+    /// would put more than `limit` bytes in a queue that already holds some, or more
+    /// than `held_limit` messages in the held ones; gives it back when it could not be
+    /// queued.
+    fn try_queue(
+        &mut self,
+        item: Item,
+        limit: usize,
+        held_limit: usize,
+    ) -> Result<(), mpsc::error::TrySendError<Item>> {
         let len = item.bytes();
         let queued = self.queued.load(Ordering::Acquire);
         if queued > 0 && queued.saturating_add(len) > limit {
             return Err(mpsc::error::TrySendError::Full(item));
+        }
+        if let Some(held) = &mut self.held_live {
+            // A gap right after a gap says nothing more (and so cannot pile up).
+            if matches!((&item, held.back()), (Item::Gap, Some(Item::Gap))) {
+                return Ok(());
+            }
+            if held.len() >= held_limit {
+                return Err(mpsc::error::TrySendError::Full(item));
+            }
+            self.queued.fetch_add(len, Ordering::AcqRel);
+            held.push_back(item);
+            return Ok(());
         }
         // Counted before it is sent, so the member never subtracts it first.
         self.queued.fetch_add(len, Ordering::AcqRel);
@@ -123,7 +146,7 @@ impl Room {
                 gap_before: member.missed,
                 delivery: delivery.clone(),
             };
-            match member.try_queue(item, limit) {
+            match member.try_queue(item, limit, options.held_while_replaying) {
                 Ok(()) => {
                     member.missed = false;
                     outcome.delivered += 1;
@@ -157,7 +180,7 @@ impl Room {
             "messages were lost for this room; telling its members"
         );
         for member in self.members.values_mut() {
-            if member.try_queue(Item::Gap, usize::MAX).is_err() {
+            if member.try_queue(Item::Gap, usize::MAX, usize::MAX).is_err() {
                 member.missed = true;
             }
         }

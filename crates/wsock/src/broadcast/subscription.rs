@@ -52,6 +52,8 @@ pub struct Subscription {
     last: Option<Position>,
     /// Messages recovered on joining, before the live ones.
     replay: VecDeque<Arc<Delivery>>,
+    /// Live messages the hub held while the replay was fetched, before the queue's.
+    held_live: VecDeque<Item>,
     /// A gap to report before anything else.
     gap_first: bool,
     /// A message received behind a gap, returned after it.
@@ -94,6 +96,7 @@ impl Subscription {
             eviction,
             last: joined_at,
             replay: VecDeque::new(),
+            held_live: VecDeque::new(),
             gap_first: false,
             held: None,
             gap_notice: None,
@@ -121,6 +124,16 @@ impl Subscription {
                 self.gap_first = true;
             }
         }
+    }
+
+    /// Live messages that arrived while the replay was fetched: they come after the
+    /// replay (less what it already gave) and before anything in the queue.
+    pub(super) fn then_held(&mut self, held: VecDeque<Item>) {
+        self.held_live = held;
+    }
+
+    pub(super) fn id(&self) -> u64 {
+        self.id
     }
 
     /// The room's name.
@@ -161,7 +174,11 @@ impl Subscription {
             if self.eviction.token.is_cancelled() {
                 return Next::Disconnected(self.eviction_code());
             }
-            if self.gap_first || self.held.is_some() || !self.replay.is_empty() {
+            if self.gap_first
+                || self.held.is_some()
+                || !self.replay.is_empty()
+                || !self.held_live.is_empty()
+            {
                 if let Some(next) = self.ready() {
                     return next;
                 }
@@ -194,6 +211,11 @@ impl Subscription {
         if let Some(delivery) = self.replay.pop_front() {
             self.last = delivery.position;
             return Some(Next::Message(delivery));
+        }
+        while let Some(item) = self.held_live.pop_front() {
+            if let Some(next) = self.take(item) {
+                return Some(next);
+            }
         }
         loop {
             let item = self.receiver.try_recv().ok()?;
