@@ -2,7 +2,9 @@
 //! core's policy plus the connection settings and the handshake timeout), and the
 //! answers every server with routes gives.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -158,8 +160,8 @@ pub(crate) fn over_limit() -> http::Response<Bytes> {
 }
 
 /// The check of a server with routes: 404 unless `request`'s path has one.
-pub(crate) fn route_exists<H>(
-    routes: &HashMap<String, H>,
+pub(crate) fn route_exists<K: Borrow<str> + Hash + Eq, H>(
+    routes: &HashMap<K, H>,
     request: &UpgradeRequest,
 ) -> Result<(), (StatusCode, String)> {
     if routes.contains_key(request.path()) {

@@ -224,10 +224,11 @@ where
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         // base64 and a checked token are valid header values.
-        let key = accept_key(request.key().as_bytes());
+        // The String's memory becomes the value's, rather than a copy of it.
+        let key = Bytes::from(accept_key(request.key().as_bytes()));
         headers.insert(
             header::SEC_WEBSOCKET_ACCEPT,
-            HeaderValue::from_str(&key).expect("base64 is a valid header value"),
+            HeaderValue::from_maybe_shared(key).expect("base64 is a valid header value"),
         );
     }
     if let Some(protocol) = &protocol {

@@ -350,7 +350,8 @@ impl ClientHandshake {
                 slots,
             );
             complete_head(result, "response", limits.max_headers)?;
-            Ok::<_, HandshakeError>((parsed.code, to_header_map(parsed.headers)?))
+            let headers = to_header_map(parsed.headers, bytes::Bytes::copy_from_slice)?;
+            Ok::<_, HandshakeError>((parsed.code, headers))
         })?;
         let status = StatusCode::from_u16(code.unwrap_or(0))
             .map_err(|_| HandshakeError::Malformed("invalid status code".into()))?;

@@ -1,5 +1,6 @@
 use std::mem::MaybeUninit;
 
+use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName};
 
 use crate::error::HandshakeError;
@@ -69,13 +70,17 @@ pub(crate) fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> 
     header_tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
 }
 
-/// Converts httparse's headers into a `HeaderMap`, rejecting invalid names and values.
-pub(crate) fn to_header_map(parsed: &[httparse::Header<'_>]) -> Result<HeaderMap, HandshakeError> {
+/// Converts httparse's headers into a `HeaderMap`, rejecting invalid names and values;
+/// `share` gives each value's bytes (a slice of the head, not a copy, where it can).
+pub(crate) fn to_header_map(
+    parsed: &[httparse::Header<'_>],
+    share: impl Fn(&[u8]) -> Bytes,
+) -> Result<HeaderMap, HandshakeError> {
     let mut map = HeaderMap::with_capacity(parsed.len());
     for h in parsed {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| HandshakeError::Malformed(format!("invalid header name {:?}", h.name)))?;
-        let value = http::HeaderValue::from_bytes(h.value).map_err(|_| {
+        let value = http::HeaderValue::from_maybe_shared(share(h.value)).map_err(|_| {
             HandshakeError::Malformed(format!("invalid value for header {}", h.name))
         })?;
         map.append(name, value);

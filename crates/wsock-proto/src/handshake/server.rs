@@ -1,6 +1,7 @@
 //! The server's side of the opening handshake.
 
 use base64::Engine;
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName};
 use http::Method;
 
@@ -15,7 +16,6 @@ pub use super::accept::{accept, accept_with, text_response, AcceptPolicy, Accept
 #[derive(Clone, Debug)]
 pub struct UpgradeRequest {
     request: http::Request<()>,
-    key: String,
     protocols: Vec<String>,
 }
 
@@ -37,11 +37,23 @@ pub fn parse_request(head: &[u8], limits: &Limits) -> Result<UpgradeRequest, Han
 
 /// Parses a complete request head (as found by [`HeadScanner`]) into an
 /// `http::Request`, whatever its method: for a server that also answers plain HTTP
-/// requests before deciding on an upgrade (see [`is_upgrade`]).
+/// requests before deciding on an upgrade (see [`is_upgrade`]). Copies `head` once;
+/// [`parse_shared_head`] takes it without a copy.
 pub fn parse_head(head: &[u8], limits: &Limits) -> Result<http::Request<()>, HandshakeError> {
+    parse_shared_head(Bytes::copy_from_slice(head), limits)
+}
+
+/// [`parse_head`] for a head already in shared memory (a read buffer's
+/// `split_to(len).freeze()`): the request's target and header values are slices of
+/// it, where copying each would be an allocation per field for every connection a
+/// server accepts.
+pub fn parse_shared_head(
+    head: Bytes,
+    limits: &Limits,
+) -> Result<http::Request<()>, HandshakeError> {
     // The head must end exactly at its first CRLFCRLF, with no bare LF before it, or
     // httparse and a proxy in front could disagree on where the request ends.
-    if HeadScanner::default().scan(head, usize::MAX)? != Some(head.len()) {
+    if HeadScanner::default().scan(&head, usize::MAX)? != Some(head.len()) {
         return Err(HandshakeError::Malformed(
             "the request head does not end exactly at its first empty line".into(),
         ));
@@ -50,16 +62,20 @@ pub fn parse_head(head: &[u8], limits: &Limits) -> Result<http::Request<()>, Han
         let mut parsed = httparse::Request::new(&mut []);
         let result = httparse::ParserConfig::default().parse_request_with_uninit_headers(
             &mut parsed,
-            head,
+            &head,
             slots,
         );
         complete_head(result, "request", limits.max_headers)?;
-        request_from(&parsed)
+        request_from(&parsed, &head)
     })
 }
 
-/// The `http::Request` a parsed HTTP/1.1 head stands for.
-fn request_from(parsed: &httparse::Request<'_, '_>) -> Result<http::Request<()>, HandshakeError> {
+/// The `http::Request` a parsed HTTP/1.1 head stands for; its target and header
+/// values share `head`'s memory.
+fn request_from(
+    parsed: &httparse::Request<'_, '_>,
+    head: &Bytes,
+) -> Result<http::Request<()>, HandshakeError> {
     if parsed.version != Some(1) {
         return Err(HandshakeError::HttpVersion);
     }
@@ -67,14 +83,13 @@ fn request_from(parsed: &httparse::Request<'_, '_>) -> Result<http::Request<()>,
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| HandshakeError::Malformed(format!("invalid method {method:?}")))?;
     let path = parsed.path.unwrap_or_default();
-    let headers = to_header_map(parsed.headers)?;
-    let mut request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .version(http::Version::HTTP_11)
-        .body(())
+    let uri = http::Uri::from_maybe_shared(head.slice_ref(path.as_bytes()))
         .map_err(|_| HandshakeError::Malformed(format!("invalid request target {path:?}")))?;
-    *request.headers_mut() = headers;
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = http::Version::HTTP_11;
+    *request.headers_mut() = to_header_map(parsed.headers, |value| head.slice_ref(value))?;
     Ok(request)
 }
 
@@ -180,9 +195,7 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
     if version != "13" {
         return Err(HandshakeError::UnsupportedVersion(version.to_owned()));
     }
-    let key = if over_http2 {
-        String::new()
-    } else {
+    if !over_http2 {
         let key = single(headers, &header::SEC_WEBSOCKET_KEY, "Sec-WebSocket-Key")?;
         // Into the stack: a 16-byte nonce is 24 characters, whose decoding estimate is
         // 18 bytes; anything longer cannot fit and is refused as it should be.
@@ -194,8 +207,7 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
                 value: key.to_owned(),
             });
         }
-        key.to_owned()
-    };
+    }
     let mut protocols = Vec::new();
     for token in header_tokens(headers, &header::SEC_WEBSOCKET_PROTOCOL) {
         if !is_token(token) {
@@ -206,11 +218,7 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
         }
         protocols.push(token.to_owned());
     }
-    Ok(UpgradeRequest {
-        request,
-        key,
-        protocols,
-    })
+    Ok(UpgradeRequest { request, protocols })
 }
 
 impl UpgradeRequest {
@@ -251,7 +259,9 @@ impl UpgradeRequest {
 
     /// The `Sec-WebSocket-Key` the client sent (empty over HTTP/2, which has none).
     pub fn key(&self) -> &str {
-        &self.key
+        // Checked by `validate`: one value, 24 characters of base64.
+        self.header_str(&header::SEC_WEBSOCKET_KEY)
+            .map_or("", str::trim)
     }
 
     fn header_str(&self, name: &HeaderName) -> Option<&str> {

@@ -1,4 +1,5 @@
 use super::*;
+use bytes::Bytes;
 use http::StatusCode;
 
 const RFC_REQUEST: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -486,4 +487,22 @@ fn a_header_limit_above_the_stack_slots_is_honoured_both_ways() {
         parse_request(RFC_REQUEST.as_bytes(), &limits).unwrap_err(),
         HandshakeError::TooManyHeaders { limit: 3 }
     );
+}
+
+#[test]
+fn a_shared_head_lends_its_memory_to_the_target_and_every_value() {
+    let head = Bytes::from_static(RFC_REQUEST.as_bytes());
+    let within = |bytes: &[u8]| head.as_ptr_range().contains(&bytes.as_ptr());
+    let request = parse_shared_head(head.clone(), &Limits::default()).unwrap();
+    assert!(within(request.uri().path().as_bytes()), "the target");
+    assert_eq!(request.headers().len(), 7);
+    for (name, value) in request.headers() {
+        assert!(within(value.as_bytes()), "{name} was copied");
+    }
+    // The same request as from a borrowed head, which is copied once.
+    let copied = parse_head(RFC_REQUEST.as_bytes(), &Limits::default()).unwrap();
+    assert_eq!(copied.uri(), request.uri());
+    assert_eq!(copied.headers(), request.headers());
+    let upgrade = validate(request).unwrap();
+    assert_eq!(upgrade.key(), "dGhlIHNhbXBsZSBub25jZQ==");
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use http::StatusCode;
-use wsock_proto::handshake::server::{encode_response, parse_head, UpgradeRequest};
+use wsock_proto::handshake::server::{encode_response, parse_shared_head, UpgradeRequest};
 
 use super::conn::Conn;
 use super::deadline::Deadline;
@@ -46,7 +46,7 @@ where
     let mut buf = BytesMut::with_capacity(1024);
     let max = options.limits().max_head_size;
     let request = match read_head(&mut stream, &mut buf, max, &deadline) {
-        Ok(len) => parse_head(&buf.split_to(len), options.limits()),
+        Ok(len) => parse_shared_head(buf.split_to(len).freeze(), options.limits()),
         Err(Error::Handshake(error)) => Err(error),
         Err(other) => {
             if matches!(other, Error::Timeout { .. }) {

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use wsock_proto::handshake::server::{
-    encode_response, is_upgrade, parse_head, text_response, UpgradeRequest,
+    encode_response, is_upgrade, parse_shared_head, text_response, UpgradeRequest,
 };
 use wsock_proto::HandshakeError;
 
@@ -76,7 +76,7 @@ where
     let handshake = async {
         let mut buf = BytesMut::with_capacity(1024);
         let request = match read_head(&mut stream, &mut buf, options.limits().max_head_size).await {
-            Ok(len) => parse_head(&buf.split_to(len), options.limits()),
+            Ok(len) => parse_shared_head(buf.split_to(len).freeze(), options.limits()),
             Err(Error::Handshake(error)) => Err(error),
             Err(other) => return Err(other),
         };
@@ -134,7 +134,9 @@ type PageHandler = Box<dyn Fn(&http::Request<()>) -> http::Response<Bytes> + Sen
 /// A server's paths: WebSocket handlers, and plain HTTP ones.
 #[derive(Default)]
 pub(super) struct Routes {
-    pub(super) websockets: HashMap<String, (Handler, RouteMetrics)>,
+    /// Keyed by an `Arc` that each connection keeps for its closing log line, rather
+    /// than a copy of its path.
+    pub(super) websockets: HashMap<Arc<str>, (Handler, RouteMetrics)>,
     pages: HashMap<String, PageHandler>,
 }
 
@@ -255,7 +257,7 @@ impl Server {
     {
         let handler: Handler = Arc::new(move |ws, request| Box::pin(handler(ws, request)));
         let route = (handler, RouteMetrics::new());
-        self.routes.websockets.insert(path.to_owned(), route);
+        self.routes.websockets.insert(Arc::from(path), route);
         self
     }
 
@@ -489,17 +491,17 @@ impl Setup {
         request: UpgradeRequest,
         peer: SocketAddr,
         over: &'static str,
-    ) -> Option<(BoxFuture, String)> {
+    ) -> Option<(BoxFuture, Arc<str>)> {
         ws.close_on(self.shutdown.clone());
         ws.share_write_budget(self.write_budget.clone());
         ws.share_read_budget(self.read_budget.clone());
-        let path = request.path().to_owned();
+        let path = request.path();
         tracing::info!(%peer, %path, protocol = ?ws.protocol(), %over, "connection opened");
         // The route was checked during the handshake.
-        let (handler, metrics) = self.routes.websockets.get(&path)?;
+        let (path, (handler, metrics)) = self.routes.websockets.get_key_value(path)?;
         // A route's path: one of the server's own, never a name a peer made up.
-        ws.count_as_open(metrics.connection_opened(&path));
-        Some((handler(ws, request), path))
+        ws.count_as_open(metrics.connection_opened(path));
+        Some((handler(ws, request), path.clone()))
     }
 }
 
@@ -540,7 +542,7 @@ enum Established {
 
 /// The handshakes, then what runs for the connection's life (the route's handler, or
 /// an HTTP/2 connection), not yet polled, and what it serves.
-async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, String)> {
+async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, Arc<str>)> {
     let Incoming {
         stream,
         peer,
@@ -560,7 +562,7 @@ async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, String)> {
         Established::Http2(stream) => {
             tracing::debug!(%peer, "serving HTTP/2");
             let serving = super::server_h2::serve(stream, setup, peer);
-            Some((Box::pin(serving), "(HTTP/2)".to_owned()))
+            Some((Box::pin(serving), Arc::from("(HTTP/2)")))
         }
     }
 }
