@@ -13,9 +13,14 @@ use crate::limits::Limits;
 pub use super::accept::{accept, accept_with, text_response, AcceptPolicy, Accepted, Refusal};
 
 /// A client's upgrade request that passed every check of RFC 6455 section 4.2.1.
+///
+/// Parsed by a wsock server, its target and header values share the memory the head
+/// was read into (1 KiB, or the head's size): whoever keeps the request, or one of its
+/// values, for a connection's life keeps that memory; copy what you need instead.
 #[derive(Clone, Debug)]
 pub struct UpgradeRequest {
     request: http::Request<()>,
+    key: String,
     protocols: Vec<String>,
 }
 
@@ -195,7 +200,9 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
     if version != "13" {
         return Err(HandshakeError::UnsupportedVersion(version.to_owned()));
     }
-    if !over_http2 {
+    let key = if over_http2 {
+        String::new()
+    } else {
         let key = single(headers, &header::SEC_WEBSOCKET_KEY, "Sec-WebSocket-Key")?;
         // Into the stack: a 16-byte nonce is 24 characters, whose decoding estimate is
         // 18 bytes; anything longer cannot fit and is refused as it should be.
@@ -207,7 +214,8 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
                 value: key.to_owned(),
             });
         }
-    }
+        key.to_owned()
+    };
     let mut protocols = Vec::new();
     for token in header_tokens(headers, &header::SEC_WEBSOCKET_PROTOCOL) {
         if !is_token(token) {
@@ -218,7 +226,11 @@ pub fn validate(request: http::Request<()>) -> Result<UpgradeRequest, HandshakeE
         }
         protocols.push(token.to_owned());
     }
-    Ok(UpgradeRequest { request, protocols })
+    Ok(UpgradeRequest {
+        request,
+        key,
+        protocols,
+    })
 }
 
 impl UpgradeRequest {
@@ -259,9 +271,7 @@ impl UpgradeRequest {
 
     /// The `Sec-WebSocket-Key` the client sent (empty over HTTP/2, which has none).
     pub fn key(&self) -> &str {
-        // Checked by `validate`: one value, 24 characters of base64.
-        self.header_str(&header::SEC_WEBSOCKET_KEY)
-            .map_or("", str::trim)
+        &self.key
     }
 
     fn header_str(&self, name: &HeaderName) -> Option<&str> {
