@@ -85,7 +85,10 @@ pub async fn run(args: BroadcastArgs) -> wsock::Result<()> {
         .http("/", page)
         .route_with_request("/ws", move |ws, request| {
             let chat = chat.clone();
-            async move { member(&chat, ws, &request).await }
+            // Only the query is needed: the request, and the head its values share, is
+            // let go now rather than kept for the member's whole connection.
+            let joining = member_of(request.request().uri().query().unwrap_or(""));
+            async move { member(&chat, ws, joining).await }
         });
     let (server, scheme) = args.tls.apply(server)?;
     tracing::info!(
@@ -117,13 +120,8 @@ fn page(request: &Request<()>) -> Response<Bytes> {
 
 /// One member's connection: refused with 1008 and the reason when its room or name is
 /// invalid (a browser's page can read the reason, unlike an HTTP refusal's).
-async fn member(
-    chat: &Arc<Chat>,
-    mut ws: WebSocket,
-    request: &wsock::UpgradeRequest,
-) -> wsock::Result<()> {
-    let query = request.request().uri().query().unwrap_or("");
-    let (room, name, since) = match member_of(query) {
+async fn member(chat: &Arc<Chat>, mut ws: WebSocket, joining: Joining) -> wsock::Result<()> {
+    let (room, name, since) = match joining {
         Ok(found) => found,
         Err(reason) => {
             let reason = truncate(&reason, 123);
@@ -149,9 +147,13 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// What a member asked for: the room, the name if any, and the last position seen when
+/// coming back; or why the query cannot be served.
+type Joining = Result<(String, Option<String>, Option<Position>), String>;
+
 /// The room (default "lobby"), the name, and the last position seen by a member
 /// coming back (`since=EPOCH-OFFSET`), as asked for in the query string.
-fn member_of(query: &str) -> Result<(String, Option<String>, Option<Position>), String> {
+fn member_of(query: &str) -> Joining {
     let mut room = "lobby".to_owned();
     let mut name = None;
     let mut since = None;
