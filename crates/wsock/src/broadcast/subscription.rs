@@ -212,13 +212,12 @@ impl Subscription {
             self.last = delivery.position;
             return Some(Next::Message(delivery));
         }
-        while let Some(item) = self.held_live.pop_front() {
-            if let Some(next) = self.take(item) {
-                return Some(next);
-            }
-        }
         loop {
-            let item = self.receiver.try_recv().ok()?;
+            // What the hub held during the replay comes before the queue.
+            let item = match self.held_live.pop_front() {
+                Some(item) => item,
+                None => self.receiver.try_recv().ok()?,
+            };
             if let Some(next) = self.take(item) {
                 return Some(next);
             }
