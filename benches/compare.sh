@@ -2,8 +2,8 @@
 # wsock against the fastest Rust WebSocket servers and a plain epoll ceiling, for
 # docs/performance.md. Each server runs on core 0 and `wsock bench` on core 1
 # (taskset); after one discarded warm-up run, every cell runs SECS seconds per
-# server, the servers interleaved ROUNDS times, each round starting one server later
-# (A B C, B C A, C A B, ...); then each server holds 10,000 idle connections
+# server, the servers interleaved ROUNDS times in a balanced order (see `ordered`
+# below); then each server holds 10,000 idle connections
 # for the memory figure, and meets a connection storm (STORM connections opened as
 # fast as `wsock bench --connect-only` can, 64 at a time, ROUNDS times interleaved).
 # Raw results go to target/compare/results.jsonl and the
@@ -16,6 +16,7 @@
 # Usage: benches/compare.sh [SECS=5] [ROUNDS=3] [IDLE=10000] [STORM=10000]
 #   CELLS="100 16 8;1 1048576 1" picks cells (connections size in-flight [bench flags]); IDLE=0 skips
 #   the memory figure and STORM=0 the storm; SERVERS="wsock wsock-baseline" picks servers, where
+#   wsock-again is wsock a second time (an A/A control: the run's noise floor), and
 #   wsock-baseline is the binary at $WSOCK_BASELINE (an earlier build, for an A/B run;
 #   wsock-baseline-deflate the same with its default deflate, for the deflate cell).
 #   DEFLATE_SERVERS picks the servers of the deflate cell (default: wsock in both modes,
@@ -49,6 +50,9 @@ server_command() {
     ws-deflate) echo "node benches/peers/ws_deflate_echo.mjs" ;;
     yawc-deflate) echo "$PEERS/yawc_deflate_echo" ;;
     websockets-deflate) echo ".venv/bin/python benches/peers/websockets_echo.py" ;;
+    # The same binary under a second name: its figures against wsock's are the run's
+    # noise floor (an A/A comparison).
+    wsock-again) echo "$WSOCK echo --threads 1 --no-deflate --path / --listen" ;;
     wsock-baseline) echo "${WSOCK_BASELINE:?set WSOCK_BASELINE} echo --threads 1 --no-deflate --path / --listen" ;;
     wsock-baseline-deflate) echo "${WSOCK_BASELINE:?set WSOCK_BASELINE} echo --threads 1 --path / --listen" ;;
     tokio-tungstenite) echo "$PEERS/tungstenite_echo" ;;
@@ -96,12 +100,31 @@ run_cell() { # server conns size pipeline [flags...]
   echo "  $server: $(echo "$result" | head -c 160)" >&2
 }
 
-# The servers in the order of round $1: each round starts one server later, so that no
-# server always runs first (right after a server start-up or the build, a cold
-# machine) or always after the same neighbour.
-rotated() {
-  local shift=$(( ($1 - 1) % ${#ORDER[@]} ))
-  echo "${ORDER[@]:shift}" "${ORDER[@]:0:shift}"
+# The servers in the order of round $1, a Williams design: over as many rounds as there
+# are servers (twice as many for an odd number), every server runs in every position
+# once and right after every other server once. A server's figure depends on the one
+# before it (a plain rotation, A B C, B C A, ..., always runs B right after A: in an
+# A/A run on 2026-12-01 the copy that always followed the other lost 10 of 12 rounds).
+ordered() {
+  local n=${#ORDER[@]} r=$(( ($1 - 1) % (2 * ${#ORDER[@]}) )) low=1 high=$(( ${#ORDER[@]} - 1 ))
+  local base=(0) order=()
+  while [ ${#base[@]} -lt "$n" ]; do
+    base+=("$low")
+    low=$((low + 1))
+    if [ ${#base[@]} -lt "$n" ]; then
+      base+=("$high")
+      high=$((high - 1))
+    fi
+  done
+  for b in "${base[@]}"; do
+    order+=("${ORDER[$(( (b + r) % n ))]}")
+  done
+  if [ $((n % 2)) = 1 ] && [ "$r" -ge "$n" ]; then
+    for (( i = n - 1; i >= 0; i-- )); do echo -n "${order[$i]} "; done
+    echo
+  else
+    echo "${order[@]}"
+  fi
 }
 
 # A warm-up run, discarded: the first run after the build is slower for every server.
@@ -110,7 +133,7 @@ OUT=/dev/null run_cell "${ORDER[0]}" 100 16 8 2>/dev/null
 for round in $(seq "$ROUNDS"); do
   for cell in "${CELLS[@]}"; do
     echo "round $round, cell $cell" >&2
-    for server in $(rotated "$round"); do
+    for server in $(ordered "$round"); do
       # shellcheck disable=SC2086
       run_cell "$server" $cell
     done
@@ -143,7 +166,7 @@ done
 if [ "$STORM" -gt 0 ]; then
   for round in $(seq "$ROUNDS"); do
     echo "round $round, a storm of $STORM connections" >&2
-    for server in $(rotated "$round"); do
+    for server in $(ordered "$round"); do
       start_server "$server"
       before=$(cpu_ns "$PID")
       result=$(taskset -c 1 "$WSOCK" bench "ws://127.0.0.1:$PORT/" --connect-only -c "$STORM" \
