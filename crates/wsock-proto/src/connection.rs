@@ -437,6 +437,10 @@ impl Connection {
     /// Appends received bytes.
     pub fn receive_data(&mut self, data: &[u8]) {
         if self.state != State::Closed {
+            if self.input_memory() == 0 {
+                // Allocated to size at once, not through `BytesMut`'s growth path.
+                self.input = BytesMut::with_capacity(data.len());
+            }
             self.input.extend_from_slice(data);
             self.note_arrival();
         }
@@ -462,7 +466,16 @@ impl Connection {
     /// Takes the empty receive buffer's memory back whole, if the payloads split off
     /// it have given it back and it has room for `min` bytes.
     fn reclaim_input(&mut self, min: usize) -> bool {
-        let reclaimed = self.input.try_reclaim(min);
+        // Without an allocation of `min` bytes there is nothing to take back, and
+        // asking `BytesMut` costs an echo of small messages two calls per message.
+        if self.input_memory() < min {
+            return false;
+        }
+        // All of it, not just room for `min`: a buffer that grew by doubling has room
+        // left after the frame it held, and reading into that room alone would make
+        // the next frame of that size outgrow it and copy everything that arrived.
+        let whole = min.max(self.shared_input as usize);
+        let reclaimed = self.input.try_reclaim(whole);
         if reclaimed {
             // The allocation is the buffer's capacity again, no longer shared.
             self.shared_input = 0;

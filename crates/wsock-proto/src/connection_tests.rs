@@ -1034,6 +1034,37 @@ fn the_memory_an_empty_receive_buffer_shares_with_a_payload_is_counted() {
 }
 
 #[test]
+fn a_kept_buffer_comes_back_from_where_its_frame_started() {
+    // A large frame read in pieces grows the buffer by doubling, which leaves room
+    // after the frame. If only that room were reused, the next frame of the same size
+    // would outgrow it and copy all of itself that had arrived (1 MiB per 1 MiB echo).
+    let mut server = Connection::new(Role::Server);
+    let mut client = Connection::new(Role::Client);
+    client.send_binary(&vec![7; 1 << 20]).unwrap();
+    let frame = client.take_output();
+    let mut payload = None;
+    for piece in frame.chunks(16 << 10) {
+        server.receive_data(piece);
+        if let Some(Event::Message(Message::Binary(data))) = server.next_event().unwrap() {
+            payload = Some(data);
+        }
+    }
+    let payload = payload.expect("the whole frame arrived");
+    assert!(
+        server.input_buffer().capacity() > 0,
+        "the buffer has room left after the frame"
+    );
+    let frame_start = payload.as_ptr() as usize - (frame.len() - payload.len());
+    drop(payload);
+    server.release_idle_buffers();
+    let kept = server
+        .reusable_input_buffer(16 << 10)
+        .expect("the memory is free again");
+    assert_eq!(kept.as_ptr() as usize, frame_start, "reused from its start");
+    assert!(kept.capacity() >= frame.len());
+}
+
+#[test]
 fn small_buffers_are_let_go_before_waiting() {
     let mut server = Connection::new(Role::Server);
     let mut client = Connection::new(Role::Client);

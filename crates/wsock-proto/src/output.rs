@@ -101,8 +101,9 @@ impl Output {
     /// of 1 KiB cost three reallocations and 7 KiB of copying).
     pub(crate) fn buffer_for(&mut self, frame_len: usize, likely_more: usize) -> &mut BytesMut {
         if self.tail.capacity() == 0 {
-            self.tail
-                .reserve(frame_len.saturating_add(likely_more.min(TAIL_HINT_MAX)));
+            // Allocated to size at once, not through `BytesMut`'s growth path.
+            self.tail =
+                BytesMut::with_capacity(frame_len.saturating_add(likely_more.min(TAIL_HINT_MAX)));
         }
         &mut self.tail
     }
