@@ -106,8 +106,8 @@ run_cell() { # server conns size pipeline [flags...]
 # before it (a plain rotation, A B C, B C A, ..., always runs B right after A: in an
 # A/A run on 2026-12-01 the copy that always followed the other lost 10 of 12 rounds).
 ordered() {
-  local n=${#ORDER[@]} r=$(( ($1 - 1) % (2 * ${#ORDER[@]}) )) low=1 high=$(( ${#ORDER[@]} - 1 ))
-  local base=(0) order=()
+  local n=${#ORDER[@]}
+  local r=$(( ($1 - 1) % (2 * n) )) low=1 high=$(( n - 1 )) base=(0) order=() b
   while [ ${#base[@]} -lt "$n" ]; do
     base+=("$low")
     low=$((low + 1))
@@ -117,14 +117,14 @@ ordered() {
     fi
   done
   for b in "${base[@]}"; do
-    order+=("${ORDER[$(( (b + r) % n ))]}")
+    # An odd number of servers needs the sequences backwards too.
+    if [ $((n % 2)) = 1 ] && [ "$r" -ge "$n" ]; then
+      order=("${ORDER[$(( (b + r) % n ))]}" "${order[@]}")
+    else
+      order+=("${ORDER[$(( (b + r) % n ))]}")
+    fi
   done
-  if [ $((n % 2)) = 1 ] && [ "$r" -ge "$n" ]; then
-    for (( i = n - 1; i >= 0; i-- )); do echo -n "${order[$i]} "; done
-    echo
-  else
-    echo "${order[@]}"
-  fi
+  echo "${order[@]}"
 }
 
 # A warm-up run, discarded: the first run after the build is slower for every server.
