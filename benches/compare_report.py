@@ -3,12 +3,13 @@ per cell and server, the median messages/s with min-max, messages per server-CPU
 second, round-trip latency, and ratios against the fastest Rust peer and the ceiling;
 then memory per idle connection, and handshakes per server-CPU second in a connection
 storm; last, wsock against each peer round by round (the median of the per-round
-ratios, and the rounds wsock won), which is fairer than the medians' ratio against
+ratios, the rounds wsock won, and a 95% interval for that median), which is fairer than the medians' ratio against
 the best of several peers where all of them are equal within noise. The paired table
 also gives messages per CPU second of server and generator together, and messages
 per second, since on loopback the two processes share the delivery work between
 them according to which one sleeps."""
 import json
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -158,14 +159,37 @@ STORM_RATES = [
 ]
 
 
+def median_interval(values, confidence=0.95):
+    """A distribution-free confidence interval for the median of `values`: the pair of
+    order statistics that brackets it with at least `confidence`, from the binomial
+    distribution of how many values fall below the true median. None for fewer than
+    six values, where no such pair reaches 95%."""
+    n = len(values)
+    ordered = sorted(values)
+    # The largest k with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2: then the
+    # k-th smallest and the k-th largest value bracket the median.
+    below, k = 0.0, 0
+    while True:
+        below += math.comb(n, k) / 2**n
+        if below > (1 - confidence) / 2:
+            break
+        k += 1
+    if k == 0:
+        return None
+    return ordered[k - 1], ordered[n - k]
+
+
 def paired_ratios(ours, theirs, rate):
-    """The median of the per-round ratios of wsock to another server, and in how many
-    rounds wsock was at least as good; None where no round has both."""
+    """The median of the per-round ratios of wsock to another server, in how many
+    rounds wsock was at least as good, and a 95% interval for that median (from six
+    rounds on); None where no round has both."""
     ratios = [rate(a) / rate(b) for a, b in zip(ours, theirs) if a["bench"] and b["bench"]]
     if not ratios:
         return None
     won = sum(r >= 1 for r in ratios)
-    return f"{statistics.median(ratios):.2f} ({won} of {len(ratios)})"
+    interval = median_interval(ratios)
+    bounds = f"; {interval[0]:.2f}-{interval[1]:.2f}" if interval else ""
+    return f"{statistics.median(ratios):.2f} ({won} of {len(ratios)}{bounds})"
 
 
 def print_paired(paired, rates):
