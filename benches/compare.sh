@@ -62,6 +62,10 @@ server_command() {
     sockudo-ws) echo "$PEERS/sockudo_echo" ;;
     sockudo-ws-feed) echo "$PEERS/sockudo_feed_echo" ;;
     ceiling) echo "$PEERS/ceiling_echo" ;;
+    # Not in the default set: the same minimal echo over io_uring (no readiness, one
+    # io_uring_enter per turn of the loop), to see whether anything passes the epoll
+    # ceiling; it keeps a receive buffer per connection, so its idle figure is no peer's.
+    ceiling-uring) echo "$PEERS/ceiling_uring_echo" ;;
   esac
 }
 # connections size pipeline [bench flags]

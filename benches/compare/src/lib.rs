@@ -4,6 +4,8 @@
 
 use std::future::Future;
 
+pub mod minimal;
+
 /// The listen address: the first argument, default 127.0.0.1:9001.
 pub fn addr() -> String {
     std::env::args()
