@@ -29,9 +29,8 @@ const WIDE_MIN: usize = 256;
 /// inlined into.
 #[inline(always)]
 fn mask_words(buf: &mut [u8], key: [u8; 4]) {
-    let wide = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
+    // The key twice, in memory order on either endianness.
+    let wide = u64::from(u32::from_ne_bytes(key)) * 0x1_0000_0001;
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
@@ -56,9 +55,11 @@ fn mask_widest(buf: &mut [u8], key: [u8; 4]) {
     mask_words(aligned, rotate(key, head));
 }
 
+/// The key as seen from `offset` bytes into the payload: `[key[s], key[s + 1], ...]`
+/// with `s = offset % 4`, in one rotation rather than four indexed loads.
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let s = offset & 3;
-    [key[s], key[(s + 1) & 3], key[(s + 2) & 3], key[(s + 3) & 3]]
+    let shift = 8 * (offset & 3) as u32;
+    u32::from_le_bytes(key).rotate_right(shift).to_le_bytes()
 }
 
 /// Fresh masking keys from the operating system's CSPRNG, fetched in batches so that a
