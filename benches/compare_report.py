@@ -5,10 +5,9 @@ then memory per idle connection, and handshakes per server-CPU second in a conne
 storm; last, wsock against each peer round by round (the median of the per-round
 ratios, the rounds wsock won, and a 95% interval for that median), which is fairer
 than the medians' ratio against the best of several peers where all of them are
-equal within noise. The paired table
-also gives messages per CPU second of server and generator together, and messages
-per second, since on loopback the two processes share the delivery work between
-them according to which one sleeps."""
+equal within noise. The paired table also gives messages per CPU second of server
+and generator together, and messages per second, since on loopback the two
+processes share the delivery work between them according to which one sleeps."""
 import json
 import math
 import statistics
