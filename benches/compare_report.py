@@ -1,14 +1,14 @@
 """Summarises target/compare/results.jsonl (written by benches/compare.sh) as markdown:
 per cell and server, the median messages/s with min-max, messages per server-CPU
-second, round-trip latency, and ratios against the fastest Rust peer and the ceiling;
-then memory per idle connection, and handshakes per server-CPU second in a connection
-storm; last, wsock against each peer round by round (the median of the per-round
-ratios, the rounds wsock won, and a 95% interval for that median; and the same for
-the other server's p99 over wsock's), which is fairer
-than the medians' ratio against the best of several peers where all of them are
-equal within noise. The paired table also gives messages per CPU second of server
-and generator together, and messages per second, since on loopback the two
-processes share the delivery work between them according to which one sleeps."""
+second, round-trip latency, and ratios against the fastest Rust peer and the
+ceiling; then memory per idle connection, and handshakes per server-CPU second in a
+connection storm; last, wsock against each peer round by round (the median of the
+per-round ratios, the rounds wsock won, and a 95% interval for that median; and the
+same for the other server's p99 over wsock's), which is fairer than the medians'
+ratio against the best of several peers where all of them are equal within noise.
+The paired table also gives messages per CPU second of server and generator
+together, and messages per second, since on loopback the two processes share the
+delivery work between them according to which one sleeps."""
 import json
 import math
 import statistics
