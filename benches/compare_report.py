@@ -189,7 +189,8 @@ def median_interval(values, confidence=0.95):
 
 
 def paired_ratios(ours, theirs, rate):
-    """The median of the per-round ratios of wsock to another server, in how many
+    """The median of the per-round ratios of wsock's `rate` to another server's (a
+    `rate` is higher when better, so a p99 enters as its reciprocal), in how many
     rounds wsock was at least as good, and a 95% interval for that median (from six
     rounds on); None where no round has both."""
     ratios = [rate(a) / rate(b) for a, b in zip(ours, theirs) if a["bench"] and b["bench"]]
