@@ -158,3 +158,73 @@ async fn a_client_replacing_each_reply_writes_once_per_batch() {
     assert!(wire.chunks(7).all(|frame| frame[..2] == [0x81, 0x81]));
     assert_eq!(writes.load(Ordering::Relaxed), 1);
 }
+
+const LARGE: usize = 64 << 10;
+
+/// A binary frame of 64 KiB filled with `fill`, as a client sends it.
+fn large_frame(fill: u8) -> Vec<u8> {
+    client_frame(0x82, &vec![fill; LARGE])
+}
+
+/// Reads one unmasked binary frame of 64 KiB and returns its first payload byte.
+async fn read_large_reply(peer: &mut DuplexStream) -> u8 {
+    let mut frame = vec![0u8; 10 + LARGE];
+    bounded(peer.read_exact(&mut frame)).await.unwrap();
+    assert_eq!(frame[..2], [0x82, 127]);
+    assert_eq!(frame[2..10], (LARGE as u64).to_be_bytes());
+    assert!(frame[10..].iter().all(|&byte| byte == frame[10]));
+    frame[10]
+}
+
+/// Echoes one frame of 320 KiB, so that the receive buffer the server keeps is large
+/// enough for one read to take several 64 KiB frames, as a busy socket's reads do.
+async fn grow_receive_buffer(ws: &mut WebSocket<Counting>, peer: &mut DuplexStream) {
+    peer.write_all(&client_frame(0x82, &vec![9; 5 * LARGE]))
+        .await
+        .unwrap();
+    let message = bounded(ws.recv()).await.unwrap().unwrap();
+    ws.send(message).await.unwrap();
+    let mut reply = vec![0u8; 10 + 5 * LARGE];
+    bounded(peer.read_exact(&mut reply)).await.unwrap();
+}
+
+/// Receives one message and sends it back; returns the writes made so far.
+async fn echo_one(ws: &mut WebSocket<Counting>, writes: &AtomicUsize) -> usize {
+    let message = bounded(ws.recv()).await.unwrap().unwrap();
+    ws.send(message).await.unwrap();
+    writes.load(Ordering::Relaxed)
+}
+
+/// Large replies wait for the next ones while at least as many bytes of input wait
+/// behind them (the peer is well ahead), and go once less does.
+#[tokio::test]
+async fn large_replies_wait_while_as_much_input_waits_behind_them() {
+    let (mut ws, mut peer, writes) = server(Config::default());
+    grow_receive_buffer(&mut ws, &mut peer).await;
+    let before = writes.load(Ordering::Relaxed);
+    let four: Vec<u8> = (0..4).flat_map(large_frame).collect();
+    peer.write_all(&four).await.unwrap();
+    // Three frames wait behind the first reply, two behind the second: both wait.
+    assert_eq!(echo_one(&mut ws, &writes).await, before);
+    assert_eq!(echo_one(&mut ws, &writes).await, before);
+    // One frame waits behind three replies: they go.
+    assert!(echo_one(&mut ws, &writes).await > before);
+    echo_one(&mut ws, &writes).await;
+    for fill in 0..4 {
+        assert_eq!(read_large_reply(&mut peer).await, fill);
+    }
+}
+
+/// A large reply with less input than itself waiting behind it goes at once: the
+/// peer may have nothing else in flight.
+#[tokio::test]
+async fn a_large_reply_goes_at_once_when_less_input_waits_behind_it() {
+    let (mut ws, mut peer, writes) = server(Config::default());
+    grow_receive_buffer(&mut ws, &mut peer).await;
+    let before = writes.load(Ordering::Relaxed);
+    let mut input = large_frame(0);
+    input.extend(client_frame(0x81, b"x"));
+    peer.write_all(&input).await.unwrap();
+    assert!(echo_one(&mut ws, &writes).await > before);
+    assert_eq!(read_large_reply(&mut peer).await, 0);
+}

@@ -30,8 +30,16 @@ const READ_CHUNK: usize = 16 << 10;
 /// Reads after which a connection that never had to wait looks at the shutdown token.
 const READS_PER_GOING_AWAY_CHECK: u8 = 32;
 
-/// Unsent output past which a deferred send writes anyway.
+/// Unsent output past which a deferred send writes anyway, unless at least as much
+/// input waits behind it (see [`LARGE_BATCH_BYTES`]).
 const BATCH_BYTES: usize = 64 << 10;
+
+/// Unsent output up to which large replies keep waiting for the next ones, while at
+/// least as many bytes of input wait behind them: the peer is then well ahead, and a
+/// write per few replies instead of one each saves system calls on both sides. With
+/// less input waiting the replies go at once, so that a peer with a short pipeline
+/// is not left with nothing in flight (docs/performance.md, tenth round).
+const LARGE_BATCH_BYTES: usize = 256 << 10;
 
 /// Most buffers handed to one vectored write.
 const MAX_WRITE_SLICES: usize = 32;
@@ -293,10 +301,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// (see [`send`](Self::send)). Either way, the next send is not "right after a
     /// recv" any more.
     pub(crate) fn defer_write(&mut self) -> bool {
+        let queued = self.output_len();
+        let waiting = self.core.buffered_input();
         let deferred = self.received_since_send
             && self.config.batch_writes
-            && self.core.buffered_input() > 0
-            && self.output_len() < BATCH_BYTES;
+            && waiting > 0
+            && (queued < BATCH_BYTES || (queued < LARGE_BATCH_BYTES && queued <= waiting));
         self.received_since_send = false;
         deferred
     }
