@@ -104,6 +104,34 @@ async fn split_halves_work_from_two_tasks() {
     assert_eq!(bounded(rx.recv()).await.unwrap(), None);
 }
 
+/// Large messages pipelined far ahead of the replies, so that the server's reads take
+/// several frames at once and its replies go out batched (up to 256 KiB): every reply
+/// arrives whole and in order.
+#[tokio::test]
+async fn large_messages_pipelined_far_ahead_echo_intact_and_in_order() {
+    const COUNT: usize = 64;
+    let addr = echo_server(AcceptOptions::default()).await;
+    let ws = Client::new(format!("ws://{addr}/echo"))
+        .connect()
+        .await
+        .unwrap();
+    let (mut rx, mut tx) = ws.split();
+    let payload = |i: usize| -> Vec<u8> { (0..64 << 10).map(|j| (i * 31 + j) as u8).collect() };
+    let writer = tokio::spawn(async move {
+        for i in 0..COUNT {
+            tx.send(Message::binary(payload(i))).await.unwrap();
+        }
+        tx
+    });
+    for i in 0..COUNT {
+        let reply = bounded(rx.recv()).await.unwrap().unwrap();
+        assert!(reply.payload()[..] == payload(i)[..], "reply {i}");
+    }
+    let mut tx = writer.await.unwrap();
+    tx.close(CloseCode::NORMAL, "done").await.unwrap();
+    assert_eq!(bounded(rx.recv()).await.unwrap(), None);
+}
+
 /// A server whose handler reports the peer's close frame through a channel.
 async fn close_observing_server() -> (std::net::SocketAddr, oneshot::Receiver<Option<CloseFrame>>) {
     let (report, observed) = oneshot::channel();
