@@ -81,7 +81,8 @@ impl Config {
     /// right after `recv` returned a message and more input is already buffered; the
     /// next `recv` writes it before it waits. This makes a `recv`/`send` loop issue one
     /// write per batch of messages instead of one per message; a batch goes once it
-    /// holds 64 KiB (256 KiB while at least as much input waits behind it). A handler
+    /// holds 64 KiB (256 KiB while at least as much input waits behind it), or the
+    /// [`write_buffer_limit`](Self::write_buffer_limit) if that is less. A handler
     /// that, between such a send and its next `recv`, waits on something else (a
     /// database, a timer) delays that reply by as long: turn batching off for it.
     /// Default on.

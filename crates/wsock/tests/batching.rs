@@ -228,3 +228,26 @@ async fn a_large_reply_goes_at_once_when_less_input_waits_behind_it() {
     assert!(echo_one(&mut ws, &writes).await > before);
     assert_eq!(read_large_reply(&mut peer).await, 0);
 }
+
+/// A batch never holds more than the connection may owe its peer: with a write buffer
+/// limit under the batch sizes, a reply that reaches it goes at once, however much
+/// input waits behind it.
+#[tokio::test]
+async fn a_batch_stops_at_the_write_buffer_limit() {
+    let config = Config::default().write_buffer_limit(100 << 10);
+    let (mut ws, mut peer, writes) = server(config);
+    grow_receive_buffer(&mut ws, &mut peer).await;
+    let before = writes.load(Ordering::Relaxed);
+    let four: Vec<u8> = (0..4).flat_map(large_frame).collect();
+    peer.write_all(&four).await.unwrap();
+    // 64 KiB queued, under the limit, with three frames behind it: it waits.
+    assert_eq!(echo_one(&mut ws, &writes).await, before);
+    // 128 KiB queued, over the limit, with two frames (as many bytes) behind it: it goes.
+    assert!(echo_one(&mut ws, &writes).await > before);
+    for _ in 0..2 {
+        echo_one(&mut ws, &writes).await;
+    }
+    for fill in 0..4 {
+        assert_eq!(read_large_reply(&mut peer).await, fill);
+    }
+}

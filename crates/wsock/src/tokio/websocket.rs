@@ -306,6 +306,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let deferred = self.received_since_send
             && self.config.batch_writes
             && waiting > 0
+            // A batch is output the peer could already have: never more than the
+            // connection may owe it.
+            && queued < self.config.write_buffer_limit
             && (queued < BATCH_BYTES || (queued < LARGE_BATCH_BYTES && queued <= waiting));
         self.received_since_send = false;
         deferred
