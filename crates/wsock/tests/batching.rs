@@ -195,24 +195,40 @@ async fn echo_one(ws: &mut WebSocket<Counting>, writes: &AtomicUsize) -> usize {
     writes.load(Ordering::Relaxed)
 }
 
+/// After growing the receive buffer, has the peer send four 64 KiB frames at once;
+/// returns the writes made before them.
+async fn send_four_large_frames(
+    ws: &mut WebSocket<Counting>,
+    peer: &mut DuplexStream,
+    writes: &AtomicUsize,
+) -> usize {
+    grow_receive_buffer(ws, peer).await;
+    let before = writes.load(Ordering::Relaxed);
+    let four: Vec<u8> = (0..4).flat_map(large_frame).collect();
+    peer.write_all(&four).await.unwrap();
+    before
+}
+
+/// Reads the four replies to [`send_four_large_frames`], checking their order.
+async fn read_four_large_replies(peer: &mut DuplexStream) {
+    for fill in 0..4 {
+        assert_eq!(read_large_reply(peer).await, fill);
+    }
+}
+
 /// Large replies wait for the next ones while at least as many bytes of input wait
 /// behind them (the peer is well ahead), and go once less does.
 #[tokio::test]
 async fn large_replies_wait_while_as_much_input_waits_behind_them() {
     let (mut ws, mut peer, writes) = server(Config::default());
-    grow_receive_buffer(&mut ws, &mut peer).await;
-    let before = writes.load(Ordering::Relaxed);
-    let four: Vec<u8> = (0..4).flat_map(large_frame).collect();
-    peer.write_all(&four).await.unwrap();
+    let before = send_four_large_frames(&mut ws, &mut peer, &writes).await;
     // Three frames wait behind the first reply, two behind the second: both wait.
     assert_eq!(echo_one(&mut ws, &writes).await, before);
     assert_eq!(echo_one(&mut ws, &writes).await, before);
     // One frame waits behind three replies: they go.
     assert!(echo_one(&mut ws, &writes).await > before);
     echo_one(&mut ws, &writes).await;
-    for fill in 0..4 {
-        assert_eq!(read_large_reply(&mut peer).await, fill);
-    }
+    read_four_large_replies(&mut peer).await;
 }
 
 /// A large reply with less input than itself waiting behind it goes at once: the
@@ -236,10 +252,7 @@ async fn a_large_reply_goes_at_once_when_less_input_waits_behind_it() {
 async fn a_batch_stops_at_the_write_buffer_limit() {
     let config = Config::default().write_buffer_limit(100 << 10);
     let (mut ws, mut peer, writes) = server(config);
-    grow_receive_buffer(&mut ws, &mut peer).await;
-    let before = writes.load(Ordering::Relaxed);
-    let four: Vec<u8> = (0..4).flat_map(large_frame).collect();
-    peer.write_all(&four).await.unwrap();
+    let before = send_four_large_frames(&mut ws, &mut peer, &writes).await;
     // 64 KiB queued, under the limit, with three frames behind it: it waits.
     assert_eq!(echo_one(&mut ws, &writes).await, before);
     // 128 KiB queued, over the limit, with two frames (as many bytes) behind it: it goes.
@@ -247,7 +260,5 @@ async fn a_batch_stops_at_the_write_buffer_limit() {
     for _ in 0..2 {
         echo_one(&mut ws, &writes).await;
     }
-    for fill in 0..4 {
-        assert_eq!(read_large_reply(&mut peer).await, fill);
-    }
+    read_four_large_replies(&mut peer).await;
 }
