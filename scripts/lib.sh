@@ -15,9 +15,10 @@ wait_for_port() {
   return 1
 }
 
+# Heads a step, with the seconds the script has run so far, so a slow step shows in a log.
 step() {
   echo
-  echo "== $*"
+  echo "== [${SECONDS} s] $*"
 }
 
 # bench_row OUT PID LABELS BENCH_ARGS...: runs `$WSOCK bench BENCH_ARGS --json` on core 1
