@@ -6,6 +6,7 @@ use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::batching::replies_may_wait;
 use crate::close::{CloseFrame, MAX_REASON_LEN};
 use crate::deflate::{with_scratch, DeflateCodec, DeflateConfig, DeflateParams};
 use crate::error::{LocalError, ProtocolError};
@@ -186,6 +187,9 @@ pub struct Connection {
     shared_input: u32,
     /// The most [`receive_memory`](Self::receive_memory) may grow to.
     receive_allowance: usize,
+    /// Whether a message was handed out since the application last asked
+    /// [`reply_may_wait`](Self::reply_may_wait).
+    message_since_send: bool,
 }
 
 impl Connection {
@@ -215,6 +219,7 @@ impl Connection {
             unclocked_arrival: false,
             receive_allowance: usize::MAX,
             shared_input: 0,
+            message_since_send: false,
         }
     }
 
@@ -519,6 +524,32 @@ impl Connection {
         self.output.len()
     }
 
+    /// After the application queued a message: whether the shell may leave it unwritten
+    /// for now, so that it goes out with the next replies in one write. Yes only for
+    /// the first send since [`next_event`](Self::next_event) handed out a message, with
+    /// more input already buffered (the application is about to get it without
+    /// waiting for the socket), and the queued output small enough: under 64 KiB, or
+    /// under 256 KiB while at least as much input waits behind it, and always under
+    /// `write_buffer_limit`. A shell that leaves output unwritten must write it before
+    /// it waits for the socket, and when the connection is dropped.
+    ///
+    /// ```
+    /// use wsock_proto::{Connection, Event, Role};
+    /// let mut server = Connection::new(Role::Server);
+    /// // Two masked one-byte text frames, pipelined.
+    /// server.receive_data(&[0x81, 0x81, 0, 0, 0, 0, b'a', 0x81, 0x81, 0, 0, 0, 0, b'b']);
+    /// let Ok(Some(Event::Message(first))) = server.next_event() else { panic!() };
+    /// server.send(&first).unwrap();
+    /// assert!(server.reply_may_wait(usize::MAX)); // "b" waits behind the reply
+    /// let Ok(Some(Event::Message(second))) = server.next_event() else { panic!() };
+    /// server.send(&second).unwrap();
+    /// assert!(!server.reply_may_wait(usize::MAX)); // nothing waits: write both now
+    /// ```
+    pub fn reply_may_wait(&mut self, write_buffer_limit: usize) -> bool {
+        std::mem::take(&mut self.message_since_send)
+            && replies_may_wait(self.output_len(), self.buffered_input(), write_buffer_limit)
+    }
+
     /// Fills `slices` with the queued output in order (frames encoded here, and shared
     /// chunks such as a [`PreparedMessage`]'s frame, uncopied), as many chunks as fit,
     /// and returns how many it filled: the argument of one vectored write.
@@ -555,7 +586,12 @@ impl Connection {
             return Ok(None);
         }
         match self.parse_next() {
-            Ok(event) => Ok(event),
+            Ok(event) => {
+                if let Some(Event::Message(_)) = event {
+                    self.message_since_send = true;
+                }
+                Ok(event)
+            }
             Err(error) => {
                 self.fail(error.clone());
                 Err(error)

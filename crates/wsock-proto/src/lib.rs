@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+mod batching;
 mod close;
 mod connection;
 pub mod deflate;

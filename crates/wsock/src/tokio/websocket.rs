@@ -30,17 +30,6 @@ const READ_CHUNK: usize = 16 << 10;
 /// Reads after which a connection that never had to wait looks at the shutdown token.
 const READS_PER_GOING_AWAY_CHECK: u8 = 32;
 
-/// Unsent output past which a deferred send writes anyway, unless at least as much
-/// input waits behind it (see [`LARGE_BATCH_BYTES`]).
-const BATCH_BYTES: usize = 64 << 10;
-
-/// Unsent output up to which large replies keep waiting for the next ones, while at
-/// least as many bytes of input wait behind them: the peer is then well ahead, and a
-/// write per few replies instead of one each saves system calls on both sides. With
-/// less input waiting the replies go at once, so that a peer with a short pipeline
-/// is not left with nothing in flight (docs/performance.md, tenth round).
-const LARGE_BATCH_BYTES: usize = 256 << 10;
-
 /// Most buffers handed to one vectored write.
 const MAX_WRITE_SLICES: usize = 32;
 
@@ -75,9 +64,6 @@ pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     keepalive_timer: Option<Pin<Box<Sleep>>>,
     /// Runs while output waits for the socket; progress restarts it.
     write_timer: Option<Pin<Box<Sleep>>>,
-    /// Whether `recv` returned a message since the last `send`: the one case in which
-    /// a send may leave its frame queued (see [`Config::batch_writes`]).
-    received_since_send: bool,
     /// Reads since the shutdown token was last looked at.
     reads_since_going_away: u8,
     /// Writes what is still queued, without waiting, when the WebSocket is dropped
@@ -142,7 +128,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             read_share: None,
             keepalive_timer: None,
             write_timer: None,
-            received_since_send: false,
             reads_since_going_away: 0,
             write_on_drop: Self::write_without_waiting,
             traffic: Traffic::default(),
@@ -298,20 +283,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// After a message was queued: whether its write may wait for the next `recv`
-    /// (see [`send`](Self::send)). Either way, the next send is not "right after a
-    /// recv" any more.
+    /// (see [`send`](Self::send)); the core decides
+    /// ([`Connection::reply_may_wait`](wsock_proto::Connection::reply_may_wait)).
     pub(crate) fn defer_write(&mut self) -> bool {
-        let queued = self.output_len();
-        let waiting = self.core.buffered_input();
-        let deferred = self.received_since_send
-            && self.config.batch_writes
-            && waiting > 0
-            // A batch is output the peer could already have: never more than the
-            // connection may owe it.
-            && queued < self.config.write_buffer_limit
-            && (queued < BATCH_BYTES || (queued < LARGE_BATCH_BYTES && queued <= waiting));
-        self.received_since_send = false;
-        deferred
+        // Asked first: asking is what ends "right after a recv".
+        self.core.reply_may_wait(self.config.write_buffer_limit) && self.config.batch_writes
     }
 
     /// Sends a message prepared once for many connections (see
@@ -388,7 +364,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             match self.core.next_event() {
                 Ok(Some(Event::Message(message))) => {
-                    self.received_since_send = true;
                     self.traffic.message_received();
                     return Poll::Ready(Ok(Some(message)));
                 }
