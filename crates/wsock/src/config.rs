@@ -77,9 +77,10 @@ impl Config {
         self
     }
 
-    /// Whether [`WebSocket::send`](crate::WebSocket::send) may leave a frame queued
-    /// right after `recv` returned a message and more input is already buffered; the
-    /// next `recv` writes it before it waits. This makes a `recv`/`send` loop issue one
+    /// Whether [`WebSocket::send`](crate::WebSocket::send) (and the blocking
+    /// [`Conn::send`](crate::blocking::Conn::send)) may leave a frame queued right
+    /// after `recv` returned a message and more input is already buffered; the next
+    /// `recv` writes it before it waits. This makes a `recv`/`send` loop issue one
     /// write per batch of messages instead of one per message; a batch goes once it
     /// holds 64 KiB (256 KiB while at least as much input waits behind it), or the
     /// [`write_buffer_limit`](Self::write_buffer_limit) if that is less. A handler

@@ -306,3 +306,17 @@ fn a_blocking_server_sends_prepared_and_large_messages_in_order() {
         assert_eq!(ws.recv().unwrap(), None);
     });
 }
+
+/// Small and large messages pipelined far ahead of the replies, so that the blocking
+/// server's replies go out batched: every reply arrives whole and in order.
+#[test]
+fn a_blocking_echo_server_answers_pipelined_messages_intact_and_in_order() {
+    let addr = blocking_echo_server(AcceptOptions::default());
+    bounded(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(common::pipelined_echo(addr, 500, |i| {
+            Message::text(i.to_string())
+        }));
+        runtime.block_on(common::pipelined_echo(addr, 64, common::large_message));
+    });
+}

@@ -77,33 +77,10 @@ async fn stream_and_sink() {
     assert!(ws.next().await.is_none());
 }
 
-/// Sends `count` messages made by `message` from one task while this one reads the
-/// echoes, each checked against what was sent, in order; then closes.
-async fn pipelined_echo(count: usize, message: fn(usize) -> Message) {
-    let addr = echo_server(AcceptOptions::default()).await;
-    let ws = Client::new(format!("ws://{addr}/echo"))
-        .connect()
-        .await
-        .unwrap();
-    let (mut rx, mut tx) = ws.split();
-    let writer = tokio::spawn(async move {
-        for i in 0..count {
-            tx.send(message(i)).await.unwrap();
-        }
-        tx
-    });
-    for i in 0..count {
-        let reply = bounded(rx.recv()).await.unwrap().unwrap();
-        assert!(reply == message(i), "reply {i} differs from what was sent");
-    }
-    let mut tx = writer.await.unwrap();
-    tx.close(CloseCode::NORMAL, "done").await.unwrap();
-    assert_eq!(bounded(rx.recv()).await.unwrap(), None);
-}
-
 #[tokio::test]
 async fn split_halves_work_from_two_tasks() {
-    pipelined_echo(500, |i| Message::text(i.to_string())).await;
+    let addr = echo_server(AcceptOptions::default()).await;
+    pipelined_echo(addr, 500, |i| Message::text(i.to_string())).await;
 }
 
 /// Large messages pipelined far ahead of the replies, so that the server's reads take
@@ -111,14 +88,8 @@ async fn split_halves_work_from_two_tasks() {
 /// arrives whole and in order.
 #[tokio::test]
 async fn large_messages_pipelined_far_ahead_echo_intact_and_in_order() {
-    pipelined_echo(64, |i| {
-        Message::binary(
-            (0..64 << 10)
-                .map(|j| (i * 31 + j) as u8)
-                .collect::<Vec<u8>>(),
-        )
-    })
-    .await;
+    let addr = echo_server(AcceptOptions::default()).await;
+    pipelined_echo(addr, 64, large_message).await;
 }
 
 /// A server whose handler reports the peer's close frame through a channel.

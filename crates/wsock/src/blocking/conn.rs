@@ -74,6 +74,11 @@ pub struct Conn<S: Transport = MaybeTlsStream> {
 
 impl<S: Transport> Drop for Conn<S> {
     fn drop(&mut self) {
+        // A reply that batching left queued still reaches the peer (bounded by the
+        // write timeout, as any write is).
+        if !self.transport_closed && self.core.output_len() > 0 {
+            let _ = self.flush_output();
+        }
         self.traffic.report(self.core.role());
         metrics::connection_ended(self.core.role(), self.core.peer_close());
     }
@@ -225,7 +230,16 @@ impl<S: Transport> Conn<S> {
         }
     }
 
-    /// Sends a message.
+    /// Sends a message and writes it to the socket.
+    ///
+    /// One exception batches writes, as the async [`WebSocket::send`] does: right
+    /// after [`recv`](Self::recv) returned a message while more input is already
+    /// buffered, the frame waits for the next `recv`, which writes everything queued
+    /// before it reads from the socket (so does [`flush`](Write::flush), and dropping
+    /// the `Conn`). A `recv`/`send` echo loop thus costs one write per batch of
+    /// messages, not one per message. [`Config::batch_writes`] turns this off.
+    ///
+    /// [`WebSocket::send`]: crate::WebSocket::send
     pub fn send(&mut self, message: Message) -> Result<()> {
         if self.transport_closed {
             return Err(Error::ConnectionClosed);
@@ -233,6 +247,10 @@ impl<S: Transport> Conn<S> {
         self.core.send(&message)?;
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.traffic.message_sent();
+        }
+        // Asked first: asking is what ends "right after a recv".
+        if self.core.reply_may_wait(self.config.write_buffer_limit) && self.config.batch_writes {
+            return Ok(());
         }
         self.flush_output()
             .map_err(|error| self.abandon_transport(error))
@@ -400,8 +418,12 @@ impl<S: Transport> Write for Conn<S> {
         Ok(buf.len())
     }
 
+    /// Writes what [batching](Conn::send) left queued.
     fn flush(&mut self) -> io::Result<()> {
-        // `send` has already written and flushed.
-        Ok(())
+        if self.transport_closed {
+            return Ok(());
+        }
+        self.flush_output()
+            .map_err(|error| io::Error::other(self.abandon_transport(error)))
     }
 }

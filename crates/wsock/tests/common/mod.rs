@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wsock::{AcceptOptions, Message, Server, WebSocket};
+use wsock::{AcceptOptions, Client, CloseCode, Message, Server, WebSocket};
 
 pub mod connect_proxy;
 #[cfg(feature = "tls")]
@@ -73,6 +73,39 @@ pub fn blocking_echo_server(options: AcceptOptions, max_connections: usize) -> S
     let addr = server.local_addr().unwrap();
     std::thread::spawn(move || server.serve());
     addr
+}
+
+/// Sends `count` messages made by `message` to the echo server at `addr` from one task
+/// while this one reads the echoes, each checked against what was sent, in order; then
+/// closes.
+pub async fn pipelined_echo(addr: SocketAddr, count: usize, message: fn(usize) -> Message) {
+    let ws = Client::new(format!("ws://{addr}/echo"))
+        .connect()
+        .await
+        .unwrap();
+    let (mut rx, mut tx) = ws.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..count {
+            tx.send(message(i)).await.unwrap();
+        }
+        tx
+    });
+    for i in 0..count {
+        let reply = bounded(rx.recv()).await.unwrap().unwrap();
+        assert!(reply == message(i), "reply {i} differs from what was sent");
+    }
+    let mut tx = writer.await.unwrap();
+    tx.close(CloseCode::NORMAL, "done").await.unwrap();
+    assert_eq!(bounded(rx.recv()).await.unwrap(), None);
+}
+
+/// The `i`th of a series of distinct 64 KiB binary messages.
+pub fn large_message(i: usize) -> Message {
+    Message::binary(
+        (0..64 << 10)
+            .map(|j| (i * 31 + j) as u8)
+            .collect::<Vec<u8>>(),
+    )
 }
 
 /// Checks the server still echoes for a well-behaved client.
