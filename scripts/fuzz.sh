@@ -12,17 +12,29 @@ TARGETS="frame_decoder handshake_request handshake_response deflate_decoder conn
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
 cd fuzz
 cargo fuzz build -s none -O
-for target in $TARGETS; do
+# fuzz_one TARGET: runs one target on a copy of its committed seeds (so the run leaves
+# the tree clean); prints its run count, or its log's end and fails.
+fuzz_one() {
+  local target=$1 work log
   mkdir -p "corpus/$target"
-  # Work on a copy of the committed seeds so the run leaves the tree clean.
   work=$(mktemp -d)
   cp "corpus/$target"/* "$work"/
-  printf '%-20s ' "$target"
   log="target/fuzz-$target.log"
   if ! timeout $((SECONDS_EACH + 120)) cargo fuzz run -s none -O "$target" "$work" -- \
       -max_total_time="$SECONDS_EACH" -max_len=65536 >"$log" 2>&1; then
-    echo "FAILED"; tail -30 "$log"; exit 1
+    printf '%-20s FAILED\n' "$target"; tail -30 "$log"; return 1
   fi
-  grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1
+  printf '%-20s %s\n' "$target" "$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1)"
   rm -rf "$work"
+}
+
+# Two targets at a time, one per core: each fuzzes as long, the step takes half as long.
+set -- $TARGETS
+while [ $# -gt 0 ]; do
+  fuzz_one "$1" & first=$!
+  second=
+  if [ $# -gt 1 ]; then fuzz_one "$2" & second=$!; fi
+  wait "$first" || exit 1
+  if [ -n "$second" ]; then wait "$second" || exit 1; fi
+  shift; if [ $# -gt 0 ]; then shift; fi
 done
