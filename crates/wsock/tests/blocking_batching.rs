@@ -117,21 +117,25 @@ fn two_sends_in_a_row_write_what_was_queued() {
     assert_eq!(*writes.lock().unwrap(), [replies(b"0x")]);
 }
 
-#[test]
-fn flush_writes_a_batched_reply() {
+/// A server `Conn` whose reply to the first message batching left queued.
+fn one_reply_queued() -> (Conn<Memory>, Writes) {
     let (mut conn, writes) = server(Config::default());
     let first = conn.recv().unwrap().unwrap();
     conn.send(first).unwrap();
     assert!(writes.lock().unwrap().is_empty());
+    (conn, writes)
+}
+
+#[test]
+fn flush_writes_a_batched_reply() {
+    let (mut conn, writes) = one_reply_queued();
     conn.flush().unwrap();
     assert_eq!(*writes.lock().unwrap(), [replies(b"0")]);
 }
 
 #[test]
 fn a_batched_reply_is_written_when_the_conn_is_dropped() {
-    let (mut conn, writes) = server(Config::default());
-    let first = conn.recv().unwrap().unwrap();
-    conn.send(first).unwrap();
+    let (conn, writes) = one_reply_queued();
     drop(conn);
     assert_eq!(*writes.lock().unwrap(), [replies(b"0")]);
 }
