@@ -545,6 +545,7 @@ impl Connection {
     /// server.send(&second).unwrap();
     /// assert!(!server.reply_may_wait(usize::MAX)); // nothing waits: write both now
     /// ```
+    #[inline] // asked once per send, from the shells' crate
     pub fn reply_may_wait(&mut self, write_buffer_limit: usize) -> bool {
         std::mem::take(&mut self.message_since_send)
             && replies_may_wait(self.output_len(), self.buffered_input(), write_buffer_limit)
