@@ -92,6 +92,13 @@ impl Config {
         self
     }
 
+    /// After a send queued a message on `core`: whether its write may wait for the
+    /// next `recv` (see [`batch_writes`](Self::batch_writes)); both shells ask this.
+    pub(crate) fn reply_may_wait(&self, core: &mut wsock_proto::Connection) -> bool {
+        // The core is asked first: asking is what ends "right after a recv".
+        core.reply_may_wait(self.write_buffer_limit) && self.batch_writes
+    }
+
     /// Bytes of unsent output above which sending waits for the socket, and reading
     /// pauses until the peer takes what we owe it (answers to its pings, say).
     /// Default 1 MiB.

@@ -248,8 +248,7 @@ impl<S: Transport> Conn<S> {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.traffic.message_sent();
         }
-        // Asked first: asking is what ends "right after a recv".
-        if self.core.reply_may_wait(self.config.write_buffer_limit) && self.config.batch_writes {
+        if self.config.reply_may_wait(&mut self.core) {
             return Ok(());
         }
         self.flush_output()

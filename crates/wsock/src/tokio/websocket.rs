@@ -286,8 +286,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// (see [`send`](Self::send)); the core decides
     /// ([`Connection::reply_may_wait`](wsock_proto::Connection::reply_may_wait)).
     pub(crate) fn defer_write(&mut self) -> bool {
-        // Asked first: asking is what ends "right after a recv".
-        self.core.reply_may_wait(self.config.write_buffer_limit) && self.config.batch_writes
+        self.config.reply_may_wait(&mut self.core)
     }
 
     /// Sends a message prepared once for many connections (see
