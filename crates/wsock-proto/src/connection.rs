@@ -17,6 +17,7 @@ use crate::mask::{apply_mask, MaskKeys};
 use crate::message::{Message, Utf8Bytes};
 use crate::output::Output;
 use crate::prepared::PreparedMessage;
+use crate::read_again::lacks_only_a_tail;
 use crate::utf8::Utf8Validator;
 
 /// On a server, uncompressed payloads at least this long are queued after their
@@ -491,6 +492,29 @@ impl Connection {
     /// Bytes received but not yet turned into events.
     pub fn buffered_input(&self) -> usize {
         self.input.len()
+    }
+
+    /// Whether a read that came up short should be tried again at once rather than
+    /// waited for: the frame held lacks only its tail (at most one TCP segment), which
+    /// the peer sent with what arrived and which lands while the shell parses. A
+    /// runtime that takes a short read to mean the socket is drained (tokio does) would
+    /// otherwise leave the message until its next turn of the event loop, behind every
+    /// other connection: the long tail of latency of large messages.
+    ///
+    /// ```
+    /// use wsock_proto::{Connection, Role};
+    /// let mut server = Connection::new(Role::Server);
+    /// // A masked binary frame of 200 bytes, of which 100 have arrived.
+    /// server.receive_data(&[0x82, 0xfe, 0, 200, 0, 0, 0, 0]);
+    /// server.receive_data(&[0; 100]);
+    /// assert!(server.next_event().unwrap().is_none());
+    /// assert!(server.should_read_again());
+    /// ```
+    pub fn should_read_again(&self) -> bool {
+        self.pending.as_ref().is_some_and(|frame| {
+            let whole = frame.header_len + frame.header.payload_len as usize;
+            lacks_only_a_tail(whole.saturating_sub(self.input.len()))
+        })
     }
 
     /// Lets go of the receive and send buffers if they are empty, before the

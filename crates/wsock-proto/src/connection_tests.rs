@@ -1234,3 +1234,47 @@ mod incomplete_messages {
         assert_eq!(s.receive_memory(), 0);
     }
 }
+
+mod reading_again {
+    use super::*;
+
+    /// A 64 KiB binary frame split where loopback splits it: its first segment of
+    /// 65,483 bytes, and the rest.
+    fn frame_of_64_kib() -> (Vec<u8>, usize) {
+        (masked(0x82, &[7; 64 << 10]), 65_483)
+    }
+
+    #[test]
+    fn a_frame_that_lacks_only_its_tail_is_read_again_at_once() {
+        let (frame, first_segment) = frame_of_64_kib();
+        let mut conn = server();
+        conn.receive_data(&frame[..first_segment]);
+        assert!(conn.next_event().unwrap().is_none());
+        assert!(conn.should_read_again(), "67 bytes missing");
+        conn.receive_data(&frame[first_segment..]);
+        assert!(!conn.should_read_again(), "nothing missing");
+        let Ok(Some(Event::Message(message))) = conn.next_event() else {
+            panic!("the whole frame is a message")
+        };
+        assert_eq!(message.payload(), &[7; 64 << 10][..]);
+        assert!(!conn.should_read_again(), "no frame held");
+    }
+
+    #[test]
+    fn a_frame_that_lacks_more_than_a_segment_is_waited_for() {
+        let (frame, _) = frame_of_64_kib();
+        let mut conn = server();
+        conn.receive_data(&frame[..16 << 10]);
+        assert!(conn.next_event().unwrap().is_none());
+        assert!(!conn.should_read_again());
+    }
+
+    #[test]
+    fn a_header_in_pieces_is_waited_for() {
+        // Its length is not known yet, so neither is what it lacks.
+        let mut conn = server();
+        conn.receive_data(&[0x82, 0xff, 0, 0]);
+        assert!(conn.next_event().unwrap().is_none());
+        assert!(!conn.should_read_again());
+    }
+}

@@ -30,6 +30,7 @@ mod mask;
 mod message;
 mod output;
 mod prepared;
+mod read_again;
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame};

@@ -32,7 +32,9 @@ impl Client {
                 }
             }
             let stream = self.open_transport(&target, false).await?;
-            client_handshake(stream, request, self.config.clone()).await
+            client_handshake(stream, request, self.config.clone())
+                .await
+                .map(WebSocket::read_tails_at_once)
         };
         tokio::time::timeout(timeout, connecting)
             .await

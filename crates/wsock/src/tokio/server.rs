@@ -557,7 +557,9 @@ async fn start(incoming: Box<Incoming>) -> Option<(BoxFuture, Arc<str>)> {
         established = establish(stream, peer, &setup) => established?,
     };
     match established {
-        Established::WebSocket(ws, request) => setup.start_handler(ws, request, peer, "HTTP/1.1"),
+        Established::WebSocket(ws, request) => {
+            setup.start_handler(ws.read_tails_at_once(), request, peer, "HTTP/1.1")
+        }
         #[cfg(feature = "http2")]
         Established::Http2(stream) => {
             tracing::debug!(%peer, "serving HTTP/2");

@@ -1,7 +1,7 @@
 //! `WebSocket`: drives a [`Connection`] over any `AsyncRead + AsyncWrite`.
 
 use std::future::{poll_fn, Future};
-use std::io::IoSlice;
+use std::io::{IoSlice, Read};
 use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::task::{ready, Context, Poll};
 use bytes::{BufMut, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
+use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 use tokio_util::io::poll_read_buf;
@@ -19,6 +20,7 @@ use wsock_proto::{
 };
 
 use super::send::SendFuture;
+use super::transport::MaybeTlsStream;
 use crate::budget::{ReadBudget, Share, WriteBudget};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -26,6 +28,10 @@ use crate::metrics::{self, OpenConnection, Traffic};
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 << 10;
+
+/// What a read of a frame's tail asks for: twice the longest tail the core reads
+/// again for, so that the start of the next frame comes along if it landed too.
+const READ_AGAIN_ROOM: usize = 4 << 10;
 
 /// Reads after which a connection that never had to wait looks at the shutdown token.
 const READS_PER_GOING_AWAY_CHECK: u8 = 32;
@@ -66,18 +72,30 @@ pub struct WebSocket<S = super::transport::MaybeTlsStream> {
     write_timer: Option<Pin<Box<Sleep>>>,
     /// Reads since the shutdown token was last looked at.
     reads_since_going_away: u8,
-    /// Writes what is still queued, without waiting, when the WebSocket is dropped
-    /// (a function pointer because `Drop` cannot require `S: AsyncWrite`).
-    write_on_drop: fn(&mut Self),
+    /// What the shell asks of its stream beyond reading and writing, whose answer
+    /// depends on the stream's type (see [`StreamExtra`]).
+    stream_extra: fn(&mut Self, StreamExtra) -> Poll<std::io::Result<usize>>,
     /// Messages and bytes since the last report to the metrics.
     traffic: Traffic,
     /// A server's count of open connections, while this one lives.
     open: OpenConnection,
 }
 
+/// What a WebSocket asks of its stream beyond reading and writing, through one
+/// function pointer chosen with the stream's type (a pointer per question would cost
+/// every connection a word, and `Drop` cannot require `S: AsyncWrite`).
+#[derive(Clone, Copy)]
+enum StreamExtra {
+    /// Write what is still queued, without waiting: the WebSocket is being dropped.
+    WriteOnDrop,
+    /// Read once more although the runtime takes the socket to be drained: a frame's
+    /// tail is about to land (see [`WebSocket::read_tails_at_once`]).
+    ReadAgain,
+}
+
 impl<S> Drop for WebSocket<S> {
     fn drop(&mut self) {
-        (self.write_on_drop)(self);
+        let _ = (self.stream_extra)(self, StreamExtra::WriteOnDrop);
         self.traffic.report(self.core.role());
         metrics::connection_ended(self.core.role(), self.core.peer_close());
     }
@@ -129,9 +147,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             keepalive_timer: None,
             write_timer: None,
             reads_since_going_away: 0,
-            write_on_drop: Self::write_without_waiting,
+            stream_extra: Self::any_stream_extra,
             traffic: Traffic::default(),
             open: OpenConnection::default(),
+        }
+    }
+
+    /// A [`StreamExtra`] of a stream of any type: the write on drop, and no read.
+    fn any_stream_extra(&mut self, extra: StreamExtra) -> Poll<std::io::Result<usize>> {
+        match extra {
+            StreamExtra::WriteOnDrop => {
+                self.write_without_waiting();
+                Poll::Ready(Ok(0))
+            }
+            StreamExtra::ReadAgain => Poll::Pending,
         }
     }
 
@@ -479,7 +508,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             if buf.capacity() - buf.len() < READ_CHUNK / 2 {
                 buf.reserve(READ_CHUNK);
             }
-            return poll_read_buf(Pin::new(&mut self.io), cx, buf);
+            let read = poll_read_buf(Pin::new(&mut self.io), cx, buf);
+            if read.is_pending() && self.core.should_read_again() {
+                return (self.stream_extra)(self, StreamExtra::ReadAgain);
+            }
+            return read;
         }
         if self.output_len() == 0 {
             self.core.release_idle_buffers();
@@ -709,6 +742,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
 /// The current time on tokio's clock (which tests may pause), as a std `Instant`.
 fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
+}
+
+impl WebSocket<MaybeTlsStream> {
+    /// Lets the connection read a frame's tail at once when it lands just after a
+    /// read that came up short ([`Connection::should_read_again`]). tokio takes a short
+    /// read to mean the socket is drained and does not read it again until its event
+    /// loop turns, so the message would wait behind every other connection: at 10 × 64
+    /// KiB with 4 in flight that doubled the p99 (docs/performance.md, twelfth round of
+    /// issue 17). Plain TCP only: under TLS, rustls reads the socket.
+    pub(crate) fn read_tails_at_once(mut self) -> Self {
+        if let MaybeTlsStream::Plain(_) = self.io {
+            self.stream_extra = Self::tcp_stream_extra;
+        }
+        self
+    }
+
+    fn tcp_stream_extra(&mut self, extra: StreamExtra) -> Poll<std::io::Result<usize>> {
+        match extra {
+            StreamExtra::ReadAgain => self.read_tail(),
+            StreamExtra::WriteOnDrop => self.any_stream_extra(extra),
+        }
+    }
+
+    fn read_tail(&mut self) -> Poll<std::io::Result<usize>> {
+        let MaybeTlsStream::Plain(tcp) = &self.io else {
+            return Poll::Pending;
+        };
+        // A tail is at most a segment; room for a little more takes the start of
+        // the next frame too if it came with it. The core reserved room for the tail.
+        let buf = self.core.input_buffer();
+        let start = buf.len();
+        let room = (buf.capacity() - start).min(READ_AGAIN_ROOM);
+        buf.resize(start + room, 0);
+        // Past tokio's readiness: a read of the socket itself, which the next event
+        // of the socket, if any, finds drained or not, as it would after any read.
+        let read = (&*SockRef::from(tcp)).read(&mut buf[start..]);
+        buf.truncate(start + *read.as_ref().unwrap_or(&0));
+        match read {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Poll::Pending,
+            read => Poll::Ready(read),
+        }
+    }
 }
 
 #[cfg(test)]
