@@ -34,10 +34,11 @@ judge_kosoku_exit() {
   return 1
 }
 
+# The sides may run at once (MODE both): each picks its ports from its own range.
 run_server_side() {
   rm -rf "$OUT/server" && mkdir -p "$OUT/server"
   local port pid status=0
-  port=$(free_port)
+  port=$(free_port 20000)
   # Threshold 0 compresses every echo: kosoku errors on uncompressed text inside a
   # deflate session, which RFC 7692 allows (see docs/conformance.md).
   "$BIN/wsock" echo --listen "127.0.0.1:$port" --deflate-threshold 0 >"$OUT/server/wsock-echo.log" 2>&1 &
@@ -55,13 +56,14 @@ run_server_side() {
   return $status
 }
 
-# run_client_side AGENT DIR: runs the example AGENT against kosoku, reports into DIR.
+# run_client_side AGENT DIR FROM: runs the example AGENT against kosoku, reports into
+# DIR, on ports from FROM up.
 run_client_side() {
-  local agent=$1 dir=$OUT/$2
+  local agent=$1 dir=$OUT/$2 from=$3
   rm -rf "$dir" && mkdir -p "$dir"
   local port pid status=0
   for group in $CASE_GROUPS; do
-    port=$(free_port)
+    port=$(free_port "$from")
     timeout "$GROUP_TIMEOUT" "$KOSOKU" -m fuzzingserver "127.0.0.1:$port" -i "$group.*" \
       -o "$dir/$group" >"$dir/kosoku-$group.log" 2>&1 &
     pid=$!
@@ -80,15 +82,15 @@ run_client_side() {
 status=0
 case "$MODE" in
   server) run_server_side || status=1 ;;
-  client) run_client_side autobahn_client client || status=1 ;;
-  client-blocking) run_client_side autobahn_client_blocking client-blocking || status=1 ;;
+  client) run_client_side autobahn_client client 21000 || status=1 ;;
+  client-blocking) run_client_side autobahn_client_blocking client-blocking 22000 || status=1 ;;
   both)
     # The three sides at once: each spends most of its time waiting on kosoku's
     # deflate groups, so together they take little longer than one (CI's time limit).
     mkdir -p "$OUT"
     run_server_side >"$OUT/server-side.log" 2>&1 & server=$!
-    run_client_side autobahn_client client >"$OUT/client-side.log" 2>&1 & client=$!
-    run_client_side autobahn_client_blocking client-blocking >"$OUT/client-blocking-side.log" 2>&1 & blocking=$!
+    run_client_side autobahn_client client 21000 >"$OUT/client-side.log" 2>&1 & client=$!
+    run_client_side autobahn_client_blocking client-blocking 22000 >"$OUT/client-blocking-side.log" 2>&1 & blocking=$!
     wait "$server" || status=1
     wait "$client" || status=1
     wait "$blocking" || status=1

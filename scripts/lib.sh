@@ -1,8 +1,24 @@
 # Helpers shared by the test scripts (sourced, not run).
 
-# Prints a free TCP port on 127.0.0.1.
+# Prints a free TCP port on 127.0.0.1: one the kernel picks, or with FROM the first
+# free one from FROM up. Scripts that pick ports at the same time take FROMs far
+# apart (below the kernel's ephemeral range, which starts at 32768), so that two of
+# them cannot be handed the same port before either listens on it.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 - "${1:-0}" <<'PY'
+import socket, sys
+start = int(sys.argv[1])
+for port in ([0] if start == 0 else range(start, start + 1000)):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(s.getsockname()[1])
+    break
+else:
+    sys.exit(f"no free port from {start}")
+PY
 }
 
 # Waits (at most 10 s) until something listens on 127.0.0.1:$1.
