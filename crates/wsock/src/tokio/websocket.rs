@@ -749,8 +749,8 @@ impl WebSocket<MaybeTlsStream> {
     /// read that came up short ([`Connection::should_read_again`]). tokio takes a short
     /// read to mean the socket is drained and does not read it again until its event
     /// loop turns, so the message would wait behind every other connection: at 10 × 64
-    /// KiB with 4 in flight that doubled the p99 (docs/performance.md, twelfth round of
-    /// issue 17). Plain TCP only: under TLS, rustls reads the socket.
+    /// KiB with 4 in flight that made the p99 up to 1.8 times longer (docs/performance.md,
+    /// twelfth round of issue 17). Plain TCP only: under TLS, rustls reads the socket.
     pub(crate) fn read_tails_at_once(mut self) -> Self {
         if let MaybeTlsStream::Plain(_) = self.io {
             self.stream_extra = Self::tcp_stream_extra;
@@ -774,13 +774,25 @@ impl WebSocket<MaybeTlsStream> {
         let buf = self.core.input_buffer();
         let start = buf.len();
         let room = (buf.capacity() - start).min(READ_AGAIN_ROOM);
+        if room == 0 {
+            // A read into nothing would return 0, which means the end of the stream.
+            return Poll::Pending;
+        }
         buf.resize(start + room, 0);
         // Past tokio's readiness: a read of the socket itself, which the next event
         // of the socket, if any, finds drained or not, as it would after any read.
         let read = (&*SockRef::from(tcp)).read(&mut buf[start..]);
         buf.truncate(start + *read.as_ref().unwrap_or(&0));
         match read {
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Poll::Pending,
+            // Nothing yet, or a signal: wait for the socket as without this read.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                Poll::Pending
+            }
             read => Poll::Ready(read),
         }
     }
